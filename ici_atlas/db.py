@@ -1,0 +1,119 @@
+"""The DuckDB store: connection and the core schema (runs, raw records, quarantine).
+
+Derived tables are owned by the modules that build them (``classify`` rebuilds the
+trial tables from raw records + vocabularies); this module owns only what is loaded
+from sources and how it got there.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import duckdb
+
+from .errors import StoreError
+
+SCHEMA_VERSION = "1"
+
+CORE_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT
+);
+CREATE SEQUENCE IF NOT EXISTS run_id_seq START 1;
+CREATE TABLE IF NOT EXISTS runs (
+    run_id          BIGINT PRIMARY KEY,
+    kind            TEXT NOT NULL,      -- fetch | load | classify | lit-search ...
+    source          TEXT NOT NULL,      -- API base URL or local path
+    query           TEXT,               -- the exact query text sent (or NULL for local files)
+    params          JSON,               -- every other parameter, as JSON
+    reported_total  BIGINT,             -- what the source said it had
+    stored_total    BIGINT,             -- what this run stored (distinct records)
+    new_records     BIGINT,
+    updated_records BIGINT,
+    unchanged_records BIGINT,
+    quarantined     BIGINT,
+    status          TEXT NOT NULL,      -- running | ok | incomplete | failed | interrupted
+    message         TEXT,
+    started_at      TIMESTAMP NOT NULL,
+    finished_at     TIMESTAMP,
+    tool_version    TEXT NOT NULL,
+    resumed_from    BIGINT              -- run_id of the interrupted run this one continued
+);
+CREATE TABLE IF NOT EXISTS raw_studies (
+    nct_id             TEXT PRIMARY KEY,
+    json               TEXT NOT NULL,   -- the study JSON as received (API v2 shape)
+    content_hash       TEXT NOT NULL,   -- sha256 of the canonical JSON, to detect changes
+    source             TEXT NOT NULL,
+    source_format      TEXT NOT NULL,   -- v2-json | v1-json | ctgov-xml
+    last_update_posted DATE,
+    downloaded_at      TIMESTAMP NOT NULL,
+    run_id             BIGINT
+);
+CREATE TABLE IF NOT EXISTS quarantine (
+    run_id         BIGINT,
+    source         TEXT NOT NULL,
+    record_ref     TEXT NOT NULL,       -- NCT ID, file name or page/position: where to find it
+    field          TEXT,                -- the field that was missing or malformed
+    reason         TEXT NOT NULL,
+    raw            TEXT,                -- the record as received (may be truncated text)
+    quarantined_at TIMESTAMP NOT NULL
+);
+"""
+
+
+def connect(path: str | Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open (and if writable, initialise) the store at ``path``."""
+    path = Path(path)
+    if read_only and not path.exists():
+        raise StoreError(
+            f"No ici-atlas database at {str(path)!r}",
+            fix="Load records first with `ici-atlas fetch` (or pass --db PATH to an existing store).",
+        )
+    if not read_only:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        con = duckdb.connect(str(path), read_only=read_only)
+    except duckdb.IOException as exc:  # locked by another process, unreadable ...
+        raise StoreError(
+            f"Cannot open database {str(path)!r}: {exc}",
+            fix="Close other ici-atlas processes using it, or pass another --db PATH.",
+        ) from exc
+    if not read_only:
+        init_schema(con)
+    return con
+
+
+def init_schema(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(CORE_SCHEMA)
+    row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    if row is None:
+        con.execute("INSERT INTO meta VALUES ('schema_version', ?)", [SCHEMA_VERSION])
+    elif row[0] != SCHEMA_VERSION:
+        raise StoreError(
+            f"Database schema version {row[0]!r} is not the supported {SCHEMA_VERSION!r}",
+            fix="Use a new --db path, or re-create the store with `ici-atlas fetch`.",
+        )
+
+
+def table_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    return (
+        con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]
+        ).fetchone()[0]
+        > 0
+    )
+
+
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield con
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    else:
+        con.execute("COMMIT")
