@@ -17,6 +17,7 @@ from ..errors import IciAtlasError
 
 # One line per area; each module defines ``register(group: click.Group) -> None``.
 _COMMAND_MODULES: tuple[str, ...] = (
+    "ici_atlas.cli.export",
 )
 
 
