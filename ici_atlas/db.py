@@ -40,7 +40,9 @@ CREATE TABLE IF NOT EXISTS runs (
     started_at      TIMESTAMP NOT NULL,
     finished_at     TIMESTAMP,
     tool_version    TEXT NOT NULL,
-    resumed_from    BIGINT              -- run_id of the interrupted run this one continued
+    resumed_from    BIGINT,             -- run_id of the interrupted run this one continued
+    query_key       TEXT,               -- hash of the query without its update window
+    resume_key      TEXT                -- hash of everything that must match to resume
 );
 CREATE TABLE IF NOT EXISTS raw_studies (
     nct_id             TEXT PRIMARY KEY,
@@ -50,7 +52,8 @@ CREATE TABLE IF NOT EXISTS raw_studies (
     source_format      TEXT NOT NULL,   -- v2-json | v1-json | ctgov-xml
     last_update_posted DATE,
     downloaded_at      TIMESTAMP NOT NULL,
-    run_id             BIGINT
+    run_id             BIGINT,
+    original           TEXT             -- the record as found, when converted to v2 (v1 JSON, XML)
 );
 CREATE TABLE IF NOT EXISTS quarantine (
     run_id         BIGINT,
@@ -60,6 +63,34 @@ CREATE TABLE IF NOT EXISTS quarantine (
     reason         TEXT NOT NULL,
     raw            TEXT,                -- the record as received (may be truncated text)
     quarantined_at TIMESTAMP NOT NULL
+);
+CREATE TABLE IF NOT EXISTS run_chunks (   -- one query chunk of a fetch run
+    run_id          BIGINT NOT NULL,
+    chunk_index     INTEGER NOT NULL,
+    query           TEXT NOT NULL,       -- query.intr of this chunk
+    params          JSON,                -- the other request parameters of this chunk
+    reported_total  BIGINT,              -- totalCount the API gave for this chunk
+    received        BIGINT,              -- distinct NCT IDs received for this chunk
+    quarantined     BIGINT,              -- records of this chunk sent to quarantine
+    pages_studies   BIGINT,              -- studies received over all pages (with repeats)
+    status          TEXT NOT NULL,       -- running | done
+    PRIMARY KEY (run_id, chunk_index)
+);
+CREATE TABLE IF NOT EXISTS run_pages (    -- one completed page (committed with its studies)
+    run_id          BIGINT NOT NULL,
+    chunk_index     INTEGER NOT NULL,
+    page_index      INTEGER NOT NULL,
+    page_token      TEXT,                -- token sent (NULL for the first page)
+    next_page_token TEXT,                -- token received (NULL on the last page)
+    n_studies       INTEGER NOT NULL,
+    fetched_at      TIMESTAMP NOT NULL,
+    PRIMARY KEY (run_id, chunk_index, page_index)
+);
+CREATE TABLE IF NOT EXISTS run_records (  -- which records a run received (and from which chunk)
+    run_id          BIGINT NOT NULL,
+    chunk_index     INTEGER NOT NULL,
+    nct_id          TEXT NOT NULL,
+    PRIMARY KEY (run_id, chunk_index, nct_id)
 );
 """
 

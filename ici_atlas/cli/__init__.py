@@ -18,6 +18,14 @@ from ..errors import IciAtlasError
 # One line per area; each module defines ``register(group: click.Group) -> None``.
 _COMMAND_MODULES: tuple[str, ...] = (
     "ici_atlas.cli.export",
+    "ici_atlas.cli.classify",
+    "ici_atlas.cli.fetch",
+    "ici_atlas.cli.lit",
+    "ici_atlas.cli.landscape",
+    "ici_atlas.cli.efficacy",
+    "ici_atlas.cli.strategies",
+    "ici_atlas.cli.pool",
+    "ici_atlas.cli.approvals",
 )
 
 

@@ -1,0 +1,300 @@
+"""Rebuild the derived trial tables from the raw study records: ``ici-atlas classify``.
+
+Streams every row of ``raw_studies``, parses it with orjson, runs
+:func:`ici_atlas.concepts.trial.classify_study` and bulk-inserts the rows of ``trials``,
+``trial_agents``, ``trial_arms``, ``trial_partners``, ``trial_cancers`` and
+``trial_countries`` (docs/store.md). The tables are dropped and rebuilt in one
+transaction, so the same records and vocabularies always give identical tables. A record
+that cannot be parsed or lacks the v2 shape is put in ``quarantine`` (with this run's id)
+and left out; the rest continue. Each run is a ``runs`` row of kind ``classify``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import orjson
+
+from ici_atlas.concepts.trial import TRIAL_COLUMNS, Classifiers, classify_study, default_classifiers
+from ici_atlas.db import table_exists, transaction
+from ici_atlas.errors import IciAtlasError, InputError, StoreError
+from ici_atlas.progress import progress
+from ici_atlas.runs import finish_run, quarantine_record, start_run, update_run
+from ici_atlas.vocab.tsv import vocab_path
+
+SOURCE = "raw_studies"
+BATCH = 1_000          # records fetched from the store at a time
+FLUSH = 10_000         # studies classified between bulk inserts (bounds memory)
+
+DERIVED_SCHEMA = {
+    "trials": """
+        nct_id TEXT PRIMARY KEY, brief_title TEXT, official_title TEXT, acronym TEXT,
+        overall_status TEXT, study_type TEXT, phases TEXT, phase_label TEXT NOT NULL,
+        start_date DATE, start_year INTEGER, first_posted DATE, last_update_posted DATE,
+        lead_sponsor TEXT, sponsor_class TEXT, enrollment BIGINT, has_results BOOLEAN,
+        is_pd1_pdl1 BOOLEAN NOT NULL, agents TEXT, target_class TEXT, bispecific BOOLEAN NOT NULL,
+        bispecific_other_target TEXT, monotherapy_arm BOOLEAN NOT NULL, partner_classes TEXT,
+        cancer_groups TEXT NOT NULL, oncotree_codes TEXT, line_of_therapy TEXT, setting TEXT,
+        countries TEXT, pd1_rule TEXT, line_rule TEXT, setting_rule TEXT""",
+    "trial_agents": """
+        nct_id TEXT NOT NULL, agent_id TEXT NOT NULL, target_class TEXT NOT NULL,
+        bispecific BOOLEAN NOT NULL, other_target TEXT, intervention_name TEXT,
+        matched_term TEXT NOT NULL, matched_field TEXT NOT NULL""",
+    "trial_arms": """
+        nct_id TEXT NOT NULL, arm_label TEXT, arm_type TEXT, pd1_agents TEXT,
+        partner_classes TEXT, other_drugs TEXT, is_pd1_monotherapy BOOLEAN NOT NULL""",
+    "trial_partners": """
+        nct_id TEXT NOT NULL, arm_label TEXT, intervention_name TEXT, partner_drug TEXT,
+        partner_class TEXT NOT NULL, matched_term TEXT, rule TEXT NOT NULL""",
+    "trial_cancers": """
+        nct_id TEXT NOT NULL, cancer_group TEXT NOT NULL, oncotree_code TEXT,
+        matched_text TEXT, rule TEXT NOT NULL""",
+    "trial_countries": "nct_id TEXT NOT NULL, country TEXT NOT NULL",
+}
+DERIVED_TABLES = tuple(DERIVED_SCHEMA)
+VOCAB_FILES = ("agents.tsv", "partners.tsv", "partner_classes.tsv", "cancer_groups.tsv",
+               "cancer_terms.tsv")
+
+
+@dataclass
+class ClassifyReport:
+    run_id: int
+    raw_records: int = 0
+    trials: int = 0
+    pd1_trials: int = 0
+    quarantined: int = 0
+    problems: list[tuple[str, str, str]] = field(default_factory=list)  # (nct, field, reason)
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        text = (f"classified {self.trials:,} of {self.raw_records:,} stored studies "
+                f"({self.pd1_trials:,} PD-1/PD-L1 trials); run {self.run_id}")
+        if self.quarantined:
+            text += f"; {self.quarantined:,} record(s) quarantined"
+        return text
+
+
+def vocab_fingerprint() -> dict[str, str]:
+    """sha256 (first 16 hex digits) of each vocabulary file the classifiers read."""
+    out = {}
+    for name in VOCAB_FILES:
+        path = Path(vocab_path(name))
+        out[name] = hashlib.sha256(path.read_bytes()).hexdigest()[:16] if path.exists() else "missing"
+    return out
+
+
+class _Buffers:
+    """Rows per derived table, flushed with one ``INSERT ... SELECT unnest(...)`` per table
+    into unsorted staging tables; each row carries a running ``_seq`` so the final copy can
+    restore the order in which a study's rows were made."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, list[tuple]] = {t: [] for t in DERIVED_TABLES}
+        self.seq = 0
+
+    def add(self, result) -> None:
+        rows = self.rows
+        rows["trials"].append(tuple(result.trial[c] for c in TRIAL_COLUMNS))
+        rows["trial_agents"].extend(result.agent_rows)
+        rows["trial_arms"].extend(result.arm_rows)
+        rows["trial_partners"].extend(result.partner_rows)
+        rows["trial_cancers"].extend(result.cancer_rows)
+        rows["trial_countries"].extend(result.country_rows)
+
+    def flush(self, con: duckdb.DuckDBPyConnection, counts: dict[str, int]) -> None:
+        for table, rows in self.rows.items():
+            if not rows:
+                continue
+            columns = [list(c) for c in zip(*rows)]
+            columns.append(list(range(self.seq, self.seq + len(rows))))
+            self.seq += len(rows)
+            select = ", ".join(f"unnest(${i + 1})" for i in range(len(columns)))
+            con.execute(f"INSERT INTO _stage_{table} SELECT {select}", columns)
+            counts[table] = counts.get(table, 0) + len(rows)
+            rows.clear()
+
+
+def create_derived_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """Drop and create the derived tables, and empty staging tables beside them."""
+    for table, columns in DERIVED_SCHEMA.items():
+        con.execute(f"DROP TABLE IF EXISTS {table}")
+        con.execute(f"CREATE TABLE {table} ({columns})")
+        con.execute(f"DROP TABLE IF EXISTS _stage_{table}")
+        con.execute(f"CREATE TEMP TABLE _stage_{table} AS SELECT *, 0::BIGINT AS _seq "
+                    f"FROM {table} LIMIT 0")
+
+
+def _publish_derived_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """Copy the staging tables into the derived tables in NCT order (then row order)."""
+    for table in DERIVED_TABLES:
+        con.execute(f"INSERT INTO {table} SELECT * EXCLUDE (_seq) FROM _stage_{table} "
+                    f"ORDER BY nct_id, _seq")
+        con.execute(f"DROP TABLE _stage_{table}")
+
+
+def classify_store(con: duckdb.DuckDBPyConnection,
+                   classifiers: Classifiers | None = None) -> ClassifyReport:
+    """Drop and rebuild every derived trial table from ``raw_studies``."""
+    total = con.execute("SELECT count(*) FROM raw_studies").fetchone()[0]
+    if total == 0:
+        raise InputError(
+            "No raw study records in the store (table raw_studies is empty); nothing to classify",
+            fix="Load records first, e.g. `ici-atlas fetch --from ../shared/data/ctgov`, "
+                "then run `ici-atlas classify`.",
+        )
+    classifiers = classifiers or default_classifiers()
+    params = {"vocabularies": vocab_fingerprint()}
+    run_id = start_run(con, "classify", SOURCE, None, params)
+    report = ClassifyReport(run_id=run_id, raw_records=total)
+    reader = con.cursor()
+    try:
+        with transaction(con):
+            create_derived_tables(con)
+            buffers = _Buffers()
+            pending = 0
+            # Storage order streams without sorting the JSON; rows are sorted when published.
+            result = reader.execute("SELECT nct_id, json FROM raw_studies")
+            with progress("classify", total) as bar:
+                while True:
+                    batch = result.fetchmany(BATCH)
+                    if not batch:
+                        break
+                    for nct, text in batch:
+                        problem = _classify_one(nct, text, classifiers, buffers, report)
+                        if problem:
+                            field_name, reason = problem
+                            report.problems.append((nct, field_name, reason))
+                            quarantine_record(con, run_id, SOURCE, nct, field_name, reason,
+                                              (text or "")[:2000])
+                        pending += 1
+                    bar.advance(len(batch))
+                    if pending >= FLUSH:
+                        buffers.flush(con, report.counts)
+                        pending = 0
+                buffers.flush(con, report.counts)
+            _publish_derived_tables(con)
+            report.problems.sort()
+            report.quarantined = len(report.problems)
+            update_run(con, run_id, reported_total=total, stored_total=report.trials,
+                       quarantined=report.quarantined, new_records=report.trials,
+                       updated_records=0, unchanged_records=0)
+            finish_run(con, run_id, "ok", report.summary())
+    except BaseException as exc:
+        status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+        message = exc.message if isinstance(exc, IciAtlasError) else f"{type(exc).__name__}: {exc}"
+        finish_run(con, run_id, status, message)
+        raise
+    finally:
+        reader.close()
+    return report
+
+
+def _classify_one(nct: str, text: str | None, classifiers: Classifiers, buffers: _Buffers,
+                  report: ClassifyReport) -> tuple[str, str] | None:
+    """Classify one stored record into the buffers; return (field, reason) if it failed."""
+    try:
+        record = orjson.loads(text or "")
+    except orjson.JSONDecodeError as exc:
+        return "json", f"not valid JSON: {exc}"
+    try:
+        result = classify_study(record, classifiers)
+    except IciAtlasError as exc:
+        return "protocolSection", exc.message
+    if result.trial["nct_id"] != nct:
+        return ("protocolSection.identificationModule.nctId",
+                f"record says {result.trial['nct_id']!r} but is stored as {nct!r}")
+    buffers.add(result)
+    report.trials += 1
+    report.pd1_trials += bool(result.trial["is_pd1_pdl1"])
+    return None
+
+
+def derived_tables_exist(con: duckdb.DuckDBPyConnection) -> bool:
+    return all(table_exists(con, t) for t in DERIVED_TABLES)
+
+
+# --- reading the derived tables ---------------------------------------------------------------
+
+#: Columns of ``ici-atlas export trials``, in order.
+EXPORT_COLUMNS = (
+    "nct_id", "is_pd1_pdl1", "agents", "target_class", "bispecific", "bispecific_other_target",
+    "monotherapy_arm", "partner_classes", "cancer_groups", "oncotree_codes", "phase",
+    "brief_title", "overall_status", "start_year", "sponsor_class", "countries",
+    "line_of_therapy", "setting",
+)
+_EXPORT_SELECT = """
+SELECT nct_id,
+       CASE WHEN is_pd1_pdl1 THEN 'yes' ELSE 'no' END AS is_pd1_pdl1,
+       agents, target_class,
+       CASE WHEN bispecific THEN 'yes' ELSE 'no' END AS bispecific,
+       bispecific_other_target,
+       CASE WHEN monotherapy_arm THEN 'yes' ELSE 'no' END AS monotherapy_arm,
+       partner_classes, cancer_groups, oncotree_codes,
+       coalesce(phases, 'NA') AS phase,
+       brief_title, overall_status, start_year, sponsor_class, countries,
+       line_of_therapy, setting
+FROM trials {where} ORDER BY nct_id
+"""
+
+
+def require_derived_tables(con: duckdb.DuckDBPyConnection) -> None:
+    if not derived_tables_exist(con):
+        raise StoreError(
+            "The store has no classified trials (table trials is missing)",
+            fix="Run `ici-atlas classify` after loading records with `ici-atlas fetch`.",
+        )
+
+
+def export_trials_sql(pd1_only: bool = False) -> str:
+    """The SELECT behind ``ici-atlas export trials`` (one row per trial, NCT order)."""
+    return _EXPORT_SELECT.format(where="WHERE is_pd1_pdl1" if pd1_only else "")
+
+
+def query_trials_export(con: duckdb.DuckDBPyConnection, pd1_only: bool = False) -> list[dict]:
+    """Rows of ``ici-atlas export trials`` as dicts keyed by :data:`EXPORT_COLUMNS`."""
+    require_derived_tables(con)
+    rows = con.execute(export_trials_sql(pd1_only)).fetchall()
+    return [dict(zip(EXPORT_COLUMNS, r)) for r in rows]
+
+
+def _dicts(con: duckdb.DuckDBPyConnection, sql: str, params: list) -> list[dict]:
+    cur = con.execute(sql, params)
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, row)) for row in cur.fetchall()]
+
+
+def query_trial(con: duckdb.DuckDBPyConnection, nct_id: str) -> dict:
+    """One trial's classification with what matched: the ``trials`` row plus its
+    ``agents``, ``arms``, ``partners``, ``cancers`` and ``countries`` explanation rows."""
+    require_derived_tables(con)
+    nct = nct_id.strip().upper()
+    rows = _dicts(con, "SELECT * FROM trials WHERE nct_id = ?", [nct])
+    if not rows:
+        stored = con.execute("SELECT count(*) FROM raw_studies WHERE nct_id = ?", [nct]).fetchone()[0]
+        if stored:
+            reason = con.execute(
+                "SELECT field, reason FROM quarantine WHERE record_ref = ? ORDER BY quarantined_at DESC "
+                "LIMIT 1", [nct]).fetchone()
+            detail = f" (quarantined: {reason[0]}: {reason[1]})" if reason else ""
+            raise InputError(
+                f"Trial {nct!r} is stored but has no classification{detail}",
+                fix="Run `ici-atlas classify`; if it is quarantined, re-fetch the record.",
+            )
+        raise InputError(f"Trial {nct!r} is not in the store",
+                         fix="Check the NCT ID, or load it with `ici-atlas fetch`.")
+    out = rows[0]
+    out["explain"] = {
+        "agents": _dicts(con, "SELECT agent_id, target_class, bispecific, other_target, "
+                              "intervention_name, matched_term, matched_field FROM trial_agents "
+                              "WHERE nct_id = ? ORDER BY agent_id", [nct]),
+        "arms": _dicts(con, "SELECT arm_label, arm_type, pd1_agents, partner_classes, other_drugs, "
+                            "is_pd1_monotherapy FROM trial_arms WHERE nct_id = ?", [nct]),
+        "partners": _dicts(con, "SELECT arm_label, intervention_name, partner_drug, partner_class, "
+                                "matched_term, rule FROM trial_partners WHERE nct_id = ?", [nct]),
+        "cancers": _dicts(con, "SELECT cancer_group, oncotree_code, matched_text, rule "
+                               "FROM trial_cancers WHERE nct_id = ?", [nct]),
+    }
+    return out

@@ -1,0 +1,156 @@
+"""``ici-atlas approvals``: the curated PD-1/PD-L1 approval events (review Figure 3) as tables;
+``ici-atlas figures approvals``; ``ici-atlas export approvals`` and ``export approval-events``.
+
+Approvals come from the curated file ``ici_atlas/data/approval_events.tsv`` (no store needed).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from .. import approvals as ap
+from .common import emit, info, output_options, render_rows
+from .export import export_group
+
+AGENT_COLUMNS = ["agent", "target", "first_agency", "first_approval_date", "first_indication",
+                 "n_events", "n_cancer_groups"]
+SUMMARY_COLUMNS = ["metric", "description", "data", "data_verified_only", "review", "difference"]
+
+
+def _load(path: Path | None):
+    return ap.load_approval_events(path)
+
+
+def events_option(func):
+    return click.option(
+        "--events", "events_path", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+        default=None, help="Read approval events from this TSV instead of the curated file.",
+    )(func)
+
+
+@click.command("approvals")
+@click.option("--agent", metavar="NAME", help="Only this agent (INN, code name or brand).")
+@click.option("--agency", metavar="CODE",
+              help=f"Only this agency ({', '.join(ap.AGENCIES)}).")
+@click.option("--cancer", metavar="GROUP|TYPE",
+              help="Only this cancer group (e.g. NSCLC) or finer cancer type (e.g. ASPS).")
+@click.option("--since", metavar="DATE", help="Only events on or after YYYY[-MM[-DD]].")
+@click.option("--status", type=click.Choice(ap.STATUSES), default=None,
+              help="Only events with this label status.")
+@click.option("--verified-only", is_flag=True, help="Leave out rows marked verified = no.")
+@click.option("--agents", "per_agent", is_flag=True,
+              help="One row per agent (first approval and counts) instead of one per event.")
+@click.option("--summary", is_flag=True,
+              help="The review's headline counts computed from the data, next to the review's values.")
+@click.option("--all-columns", is_flag=True, help="Show every column of the events table.")
+@events_option
+@output_options
+def approvals_cmd(agent, agency, cancer, since, status, verified_only, per_agent, summary,
+                  all_columns, events_path, fmt):
+    """Approval events of PD-1/PD-L1 inhibitors (agency, date, indication, source).
+
+    Every row of the curated table names its source; rows not verified in a public source are
+    flagged (verified = no). --summary recomputes the review's counts (32 agents, first approvals
+    by agency, indications of pembrolizumab and atezolizumab, NSCLC options, cancer types) from
+    the rows, with and without unverified rows.
+
+    \b
+    Example:
+      ici-atlas approvals --agent pembrolizumab --since 2021 --csv
+      ici-atlas approvals --summary
+    """
+    events = _load(events_path)
+    if summary:
+        if any((agent, agency, cancer, since, status, verified_only, per_agent)):
+            info("--summary counts every event; the filters are ignored.")
+        emit(ap.summarize_counts(events), fmt, SUMMARY_COLUMNS)
+        info(f"review = value stated in {ap.REVIEW_CITATION}; data = computed from "
+             f"{len(events)} events. Differences are explained in docs/approvals.md.")
+        return
+    rows = ap.query_approvals(events, agent, agency, cancer, since, status, verified_only)
+    if per_agent:
+        emit(ap.summarize_agents(rows), fmt, AGENT_COLUMNS + ["first_verified"])
+    else:
+        columns = list(ap.COLUMNS) if (all_columns or fmt != "table") else list(ap.EVENT_TABLE_COLUMNS)
+        emit([e.as_row() for e in rows], fmt, columns)
+    info(f"{len(rows)} of {len(events)} approval events.")
+
+
+@click.command("approvals")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Folder to write fig3_approvals.png and .svg into.")
+@events_option
+def figures_approvals_cmd(out, events_path):
+    """Figure 3: first-approval timeline by agency, indications per agent and agents per
+    cancer type (PNG and SVG).
+
+    \b
+    Example:
+      ici-atlas figures approvals --out figures/
+    """
+    from ..figures.approvals import render_approval_figures
+
+    for path in render_approval_figures(_load(events_path), out):
+        info(f"wrote {path}")
+
+
+def _write(rows, columns, fmt: str, out: Path | None) -> None:
+    text = render_rows(rows, fmt, columns)
+    if out is None:
+        click.echo(text, nl=False)
+    else:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text, encoding="utf-8")
+        info(f"wrote {out} ({len(rows)} rows)")
+
+
+FORMAT = click.option("--format", "fmt", type=click.Choice(["csv", "tsv", "json"]), default="csv",
+                      show_default=True, help="Output format.")
+OUT = click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                   help="Write to this file instead of stdout.")
+
+
+@export_group.command("approvals")
+@FORMAT
+@OUT
+@events_option
+def export_approvals_cmd(fmt, out, events_path):
+    """One row per approved agent: target, first agency, first approval date (YYYY-MM-DD, or
+    YYYY-MM where the day is unknown), first indication, number of events and cancer groups.
+
+    \b
+    Example:
+      ici-atlas export approvals --format csv > approvals.csv
+    """
+    _write(ap.summarize_agents(_load(events_path)), AGENT_COLUMNS, fmt, out)
+
+
+@export_group.command("approval-events")
+@FORMAT
+@OUT
+@events_option
+def export_approval_events_cmd(fmt, out, events_path):
+    """Every approval event with all its columns (agent, agency, date, indication, cancer group
+    and type, line, biomarker, combination, approval type, trial, source, verified, notes).
+
+    \b
+    Example:
+      ici-atlas export approval-events --format tsv --out approval_events.tsv
+    """
+    events = sorted(_load(events_path), key=lambda e: (e.date, e.agent, e.event_id))
+    _write([e.as_row() for e in events], list(ap.COLUMNS), fmt, out)
+
+
+def register(group: click.Group) -> None:
+    group.add_command(approvals_cmd)
+    figures = group.commands.get("figures")
+    if not isinstance(figures, click.Group):
+        figures = click.Group(
+            "figures",
+            help="Write the review's figures as PNG and SVG.\n\n"
+                 "\b\nExample:\n  ici-atlas figures approvals --out figures/",
+        )
+        group.add_command(figures)
+    figures.add_command(figures_approvals_cmd)

@@ -1,0 +1,184 @@
+"""``ici-atlas orr`` (pooled ORR of PD-1/PD-L1 monotherapy), ``ici-atlas export orr-arms``
+and ``ici-atlas figures efficacy`` (Figure 4 and forest plots)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from .. import efficacy as ef
+from .common import emit, info, output_options, render_rows
+from .export import export_group
+
+_LINE_ALIASES = {"first": "first-line", "later": "later-line", "any": "any",
+                 "first-line": "first-line", "later-line": "later-line"}
+
+_ORR_TABLE_COLUMNS = ("k", "patients", "responders", "orr_pct", "ci_pct", "pi_pct", "i2_pct",
+                      "method", "trials")
+
+
+def _selection_options(func):
+    func = click.option("--include-unverified", is_flag=True,
+                        help="Also use rows marked verified = no (left out by default).")(func)
+    func = click.option("--class", "target_class", type=click.Choice(list(ef.TARGET_CLASSES)),
+                        default=None, help="Only anti-PD-1 or only anti-PD-L1 arms.")(func)
+    func = click.option("--agent", default=None, metavar="AGENT",
+                        help="Only this agent (lower-case INN, e.g. pembrolizumab).")(func)
+    func = click.option("--line", type=click.Choice(sorted(_LINE_ALIASES)), default=None,
+                        help="Only first-line, later-line or any-line arms.")(func)
+    func = click.option("--tumor", default=None, metavar="GROUP",
+                        help="Only this cancer group (e.g. NSCLC, melanoma, HCC).")(func)
+    return func
+
+
+def _select(tumor, line, agent, target_class, include_unverified):
+    return ef.query_orr_arms(
+        tumor=tumor, line=_LINE_ALIASES.get(line) if line else None, agent=agent,
+        target_class=target_class, include_unverified=include_unverified,
+    )
+
+
+def _pct(x) -> str:
+    return "" if x is None else f"{100 * x:.1f}"
+
+
+def _interval(lo, hi) -> str:
+    return "" if lo is None or hi is None else f"{100 * lo:.1f}-{100 * hi:.1f}"
+
+
+def _write_figures(arms, out: Path, by, method, test) -> None:
+    from ..figures.efficacy import render_efficacy_figures
+
+    for path in render_efficacy_figures(arms, out, by=by, method=method, test=test):
+        info(f"wrote {path}")
+
+
+@click.command("orr")
+@_selection_options
+@click.option("--by", default="tumor,line", show_default=True, metavar="KEYS",
+              help="Group arms by these keys, comma-separated: tumor (cancer group, MSI-H/dMMR "
+                   "arms apart), group (cancer group), line, agent, class, detail, trial; "
+                   "'none' pools everything selected.")
+@click.option("--method", default="REML", show_default=True,
+              type=click.Choice(["REML", "DL", "PM", "ML", "EB", "SJ", "HE", "FE", "GLMM"],
+                                case_sensitive=False),
+              help="Between-study variance estimator, or GLMM (random-intercept logistic model).")
+@click.option("--test", type=click.Choice(["knha", "z"]), default="knha", show_default=True,
+              help="Confidence intervals by Hartung-Knapp-Sidik-Jonkman (t) or Wald (z).")
+@click.option("--arms", "show_arms", is_flag=True,
+              help="List the selected arms instead of pooling them.")
+@click.option("--figure-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Also write Figure 4 and a forest plot per subgroup (PNG + SVG) into DIR.")
+@output_options
+def orr_cmd(tumor, line, agent, target_class, include_unverified, by, method, test, show_arms,
+            figure_dir, fmt):
+    """Pooled objective response rate (ORR) of PD-1/PD-L1 monotherapy per subgroup.
+
+    Prints, per tumour group × line (default), the number of arms k, patients, responders,
+    pooled ORR with its 95% CI and 95% prediction interval, and I². Pooling: logit
+    transform, REML tau², Hartung-Knapp-Sidik-Jonkman CI; a subgroup of one arm shows
+    that arm's exact (Clopper-Pearson) CI. Only verified rows are used unless
+    --include-unverified. ORR values are percentages.
+
+    \b
+    Example:
+      ici-atlas orr --tumor HCC
+      ici-atlas orr --line first --by tumor --csv
+      ici-atlas orr --figure-dir figures/
+    """
+    arms = _select(tumor, line, agent, target_class, include_unverified)
+    keys = [] if by.strip().lower() == "none" else [b.strip() for b in by.split(",") if b.strip()]
+    if show_arms:
+        rows = [a.to_row() for a in arms]
+        emit(rows, fmt, ["trial", "arm", "agent", "tumor_group", "line", "n_evaluable",
+                         "responders", "orr_percent", "verified", "source"])
+        return
+    if not arms:
+        info("No arms match these filters (try --include-unverified or fewer filters).")
+    pooled = ef.pool_orr(arms, by=keys, method=method, test=test)
+    rows = []
+    for r in pooled:
+        out = {k: r[k] for k in keys}
+        out.update(k=r["k"], patients=r["patients"], responders=r["responders"],
+                   orr_pct=_pct(r["orr"]), ci_pct=_interval(r["ci_lb"], r["ci_ub"]),
+                   pi_pct=_interval(r["pi_lb"], r["pi_ub"]),
+                   i2_pct="" if r["i2"] is None else f"{r['i2']:.0f}", method=r["method"],
+                   trials=r["trials"])
+        if fmt == "json":
+            out.update(orr=r["orr"], ci_lb=r["ci_lb"], ci_ub=r["ci_ub"], pi_lb=r["pi_lb"],
+                       pi_ub=r["pi_ub"], i2=r["i2"], tau2=r["tau2"])
+        rows.append(out)
+    columns = list(keys) + list(_ORR_TABLE_COLUMNS)
+    if fmt == "json":
+        columns += ["orr", "ci_lb", "ci_ub", "pi_lb", "pi_ub", "i2", "tau2"]
+    emit(rows, fmt, columns)
+    unverified = sum(1 for a in arms if not a.verified)
+    skipped = sum(1 for a in arms if a.orr is None)
+    info(f"{len(arms)} arms ({unverified} unverified), "
+         f"{sum(a.n_evaluable or 0 for a in arms if a.orr is not None):,} patients"
+         + (f"; {skipped} arm(s) without a responder count left out" if skipped else ""))
+    if figure_dir is not None:
+        _write_figures(arms, figure_dir, keys or ["tumor", "line"], method, test)
+
+
+@export_group.command("orr-arms")
+@click.option("--format", "fmt", type=click.Choice(["csv", "tsv", "json"]), default="csv",
+              show_default=True, help="Output format.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write to this file instead of stdout.")
+@_selection_options
+def export_orr_arms_cmd(fmt, output, tumor, line, agent, target_class, include_unverified):
+    """Write the curated ORR arms, one row per monotherapy arm, with their sources.
+
+    Columns: trial, nct_id, pmid, doi, agent, target_class, tumor_group, line,
+    n_evaluable, responders, orr_percent, verified, source, then arm, tumor_detail,
+    setting, biomarker_selection, phase, response_criteria, data_cutoff, where_read,
+    derivation, notes. All rows (verified and not) are written unless a filter is given;
+    filters keep unverified rows only with --include-unverified.
+
+    \b
+    Example:
+      ici-atlas export orr-arms --format csv > orr_arms.csv
+    """
+    filtered = any(v is not None for v in (tumor, line, agent, target_class))
+    arms = (_select(tumor, line, agent, target_class, include_unverified) if filtered
+            else list(ef.load_orr_arms()))
+    columns = list(ef.EXPORT_COLUMNS) + list(ef.EXPORT_EXTRA_COLUMNS)
+    text = render_rows([a.to_row() for a in arms], fmt, columns)
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(text, encoding="utf-8")
+        info(f"wrote {len(arms)} arms to {output}")
+
+
+@click.command("efficacy")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Folder to write the figures into (created if missing).")
+@_selection_options
+def figures_efficacy_cmd(out, tumor, line, agent, target_class, include_unverified):
+    """Write Figure 4 (ORR per tumour type, by line, one circle per arm sized by patients)
+    and one forest plot per tumour group × line with two or more arms, as PNG and SVG.
+
+    \b
+    Example:
+      ici-atlas figures efficacy --out figures/
+    """
+    arms = _select(tumor, line, agent, target_class, include_unverified)
+    _write_figures(arms, out, ["tumor", "line"], "REML", "knha")
+
+
+def register(group: click.Group) -> None:
+    group.add_command(orr_cmd)
+    figures = group.commands.get("figures")
+    if not isinstance(figures, click.Group):
+        figures = click.Group(
+            "figures",
+            help="Write the review's figures as PNG and SVG.\n\n"
+                 "\b\nExample:\n  ici-atlas figures efficacy --out figures/",
+        )
+        group.add_command(figures)
+    figures.add_command(figures_efficacy_cmd)

@@ -1,0 +1,591 @@
+"""Load ClinicalTrials.gov records into the store, with run bookkeeping and quarantine.
+
+Two entry points:
+
+* :func:`load_from_api` pages through API v2 search chunks, committing each page with its
+  studies (so a killed run resumes from the last completed page), and reconciles the
+  number stored with the number the API reported;
+* :func:`load_files` loads local files (v2 JSON, JSON arrays, bulk ZIPs, v1 JSON, XML)
+  and reconciles ``stored + quarantined + duplicates == found``.
+
+Every run is a row in ``runs``; rejected records go to ``quarantine``. A record whose
+content hash is unchanged is counted as unchanged and not rewritten, so loading the same
+records twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Callable
+
+import duckdb
+import orjson
+
+from .db import transaction
+from .errors import InputError, ReconciliationError, SourceError
+from .progress import Progress
+from .runs import finish_run, now_utc, quarantine_record, start_run, update_run
+from .sources.ctgov_api import CtgovClient
+from .sources.ctgov_files import (
+    FoundRecord,
+    SkippedFile,
+    check_study,
+    read_study_files,
+    study_last_update,
+    study_nct_id,
+)
+from .sources.ctgov_query import StudyQuery, query_key
+
+_BATCH = 500
+
+def content_hash(study: dict) -> str:
+    """sha256 of the canonical JSON (sorted keys, compact) of a study."""
+    return hashlib.sha256(orjson.dumps(study, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def _date(text: str | None) -> date | None:
+    try:
+        return date.fromisoformat(text) if text and len(text) == 10 else None
+    except ValueError:
+        return None
+
+
+@dataclass
+class Counts:
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    quarantined: int = 0
+    kept_newer: int = 0  # stored copy was more recent than the loaded one: not overwritten
+
+    @property
+    def stored(self) -> int:
+        return self.new + self.updated + self.unchanged
+
+
+@dataclass
+class RunResult:
+    """What a load did (also in the ``runs`` row)."""
+
+    run_id: int
+    kind: str
+    status: str
+    reported_total: int
+    stored_total: int
+    counts: Counts
+    duplicates: int = 0
+    resumed_from: int | None = None
+    chunks: list[dict] = field(default_factory=list)
+    skipped_files: list[dict] = field(default_factory=list)
+    message: str = ""
+
+    def summary(self) -> str:
+        c = self.counts
+        reported = f"{self.reported_total:,}"
+        if len(self.chunks) > 1:
+            parts = " + ".join(f"{int(ch['reported'] or 0):,}" for ch in self.chunks)
+            reported = f"{parts} in {len(self.chunks)} chunks (union stored below)"
+        text = (
+            f"run {self.run_id} {self.status}: reported {reported}, "
+            f"stored {self.stored_total:,} (new {c.new:,}, updated {c.updated:,}, "
+            f"unchanged {c.unchanged:,}), quarantined {c.quarantined:,}"
+        )
+        if self.kind == "load":
+            text += f", duplicates {self.duplicates:,}, files skipped {len(self.skipped_files):,}"
+        if self.resumed_from:
+            text += f", resumed from run {self.resumed_from}"
+        return text
+
+
+# --- runs and quarantine (shared helpers in ici_atlas.runs) -------------------------------
+
+
+def _update_run(con: duckdb.DuckDBPyConnection, run_id: int, counts: Counts, **cols) -> None:
+    update_run(
+        con, run_id, new_records=counts.new, updated_records=counts.updated,
+        unchanged_records=counts.unchanged, quarantined=counts.quarantined, **cols,
+    )
+
+
+# --- storing studies ------------------------------------------------------------------------
+
+
+def store_studies(
+    con: duckdb.DuckDBPyConnection,
+    run_id: int,
+    source: str,
+    records: list[tuple[dict, str, str | None]],
+    counts: Counts,
+) -> None:
+    """Insert or update ``(study, source_format, original)`` records (call in a transaction).
+
+    Unchanged content is not rewritten; a stored copy with a later ``lastUpdatePostDate``
+    than the incoming one is kept (counted as unchanged and in ``kept_newer``).
+    """
+    if not records:
+        return
+    by_id = {study_nct_id(s): (s, fmt, orig) for s, fmt, orig in records}
+    existing = {
+        row[0]: (row[1], row[2])
+        for row in con.execute(
+            "SELECT nct_id, content_hash, last_update_posted FROM raw_studies "
+            "WHERE nct_id IN (SELECT unnest(?::VARCHAR[]))",
+            [list(by_id)],
+        ).fetchall()
+    }
+    now = now_utc()
+    inserts, updates = [], []
+    for nct, (study, fmt, original) in by_id.items():
+        text = orjson.dumps(study).decode()
+        digest = content_hash(study)
+        updated_on = _date(study_last_update(study))
+        old = existing.get(nct)
+        if old is None:
+            inserts.append([nct, text, digest, source, fmt, updated_on, now, run_id, original])
+            counts.new += 1
+        elif old[0] == digest:
+            counts.unchanged += 1
+        elif old[1] is not None and updated_on is not None and old[1] > updated_on:
+            counts.unchanged += 1
+            counts.kept_newer += 1
+        else:
+            updates.append([text, digest, source, fmt, updated_on, now, run_id, original, nct])
+            counts.updated += 1
+    if inserts:
+        insert_rows(con, "raw_studies", _RAW_COLUMNS, inserts)
+    if updates:
+        cols = [c for c, _ in _RAW_COLUMNS if c != "nct_id"]
+        values = _unnest_select(_RAW_COLUMNS[1:] + _RAW_COLUMNS[:1])
+        con.execute(
+            f"UPDATE raw_studies SET {', '.join(f'{c} = u.{c}' for c in cols)} "
+            f"FROM ({values}) AS u WHERE raw_studies.nct_id = u.nct_id",
+            _columns(updates),
+        )
+
+
+_RAW_COLUMNS = (
+    ("nct_id", "VARCHAR"), ("json", "VARCHAR"), ("content_hash", "VARCHAR"),
+    ("source", "VARCHAR"), ("source_format", "VARCHAR"), ("last_update_posted", "DATE"),
+    ("downloaded_at", "TIMESTAMP"), ("run_id", "BIGINT"), ("original", "VARCHAR"),
+)
+
+
+def _unnest_select(columns) -> str:
+    return "SELECT " + ", ".join(f"unnest(?::{t}[]) AS {c}" for c, t in columns)
+
+
+def _columns(rows: list[list]) -> list[list]:
+    return [list(col) for col in zip(*rows)]
+
+
+def insert_rows(con, table: str, columns, rows: list[list], or_ignore: bool = False) -> None:
+    """Insert many rows in one statement (DuckDB's executemany is slow: ~ms per row)."""
+    if not rows:
+        return
+    verb = "INSERT OR IGNORE" if or_ignore else "INSERT"
+    names = ", ".join(c for c, _ in columns)
+    con.execute(f"{verb} INTO {table} ({names}) {_unnest_select(columns)}", _columns(rows))
+
+
+_RECORD_COLUMNS = (("run_id", "BIGINT"), ("chunk_index", "INTEGER"), ("nct_id", "VARCHAR"))
+
+
+# --- local files --------------------------------------------------------------------------------
+
+
+def _better(new: FoundRecord, old: FoundRecord) -> bool:
+    """Keep the later lastUpdatePostDate; on a tie prefer v2 JSON, then the first seen."""
+    if new.last_update != old.last_update:
+        return new.last_update > old.last_update
+    return new.source_format == "v2-json" and old.source_format != "v2-json"
+
+
+def load_files(con: duckdb.DuckDBPyConnection, path: str | Path) -> RunResult:
+    """Load every study record under ``path`` (see :mod:`ici_atlas.sources.ctgov_files`)."""
+    path = Path(path)
+    source = str(path.resolve())
+    run_id = start_run(con, "load", source, None, {"path": source})
+    counts = Counts()
+    found = duplicates = 0
+    best: dict[str, FoundRecord] = {}
+    skipped: list[dict] = []
+    formats: dict[str, int] = {}
+    bar = Progress(f"reading {path}")
+    try:
+        with transaction(con):
+            for item in read_study_files(path):
+                bar.advance()
+                if isinstance(item, SkippedFile):
+                    skipped.append({"file": item.ref, "reason": item.reason})
+                    continue
+                found += 1
+                formats[item.source_format] = formats.get(item.source_format, 0) + 1
+                if item.error:
+                    counts.quarantined += 1
+                    quarantine_record(
+                        con, run_id, source, item.ref, item.field, item.error, item.raw
+                    )
+                    continue
+                nct = item.nct_id
+                if nct in best:
+                    duplicates += 1
+                    if _better(item, best[nct]):
+                        best[nct] = item
+                else:
+                    best[nct] = item
+        bar.close()
+        records = list(best.values())
+        bar = Progress("storing studies", total=len(records))
+        for start in range(0, len(records), _BATCH):
+            batch = records[start : start + _BATCH]
+            with transaction(con):
+                store_studies(
+                    con, run_id, source,
+                    [(r.study, r.source_format, r.original) for r in batch], counts,
+                )
+                insert_rows(con, "run_records", _RECORD_COLUMNS,
+                            [[run_id, 0, r.nct_id] for r in batch], or_ignore=True)
+            bar.advance(len(batch))
+        bar.close()
+    except BaseException as exc:
+        status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+        finish_run(con, run_id, status, f"{type(exc).__name__}: {exc}")
+        raise
+    reasons: dict[str, int] = {}
+    for s in skipped:
+        key = s["reason"].split(":")[0] if "table" in s["reason"] else s["reason"]
+        reasons[key] = reasons.get(key, 0) + 1
+    params = {
+        "path": source,
+        "formats_found": formats,
+        "duplicates": duplicates,
+        "kept_newer": counts.kept_newer,
+        "skipped_files": len(skipped),
+        "skipped_reasons": reasons,
+    }
+    result = RunResult(
+        run_id, "load", "ok", found, counts.stored, counts, duplicates=duplicates,
+        skipped_files=skipped,
+    )
+    _update_run(
+        con, run_id, counts, reported_total=found, stored_total=counts.stored,
+        params=orjson.dumps(params).decode(),
+    )
+    if counts.stored + counts.quarantined + duplicates != found:  # pragma: no cover - invariant
+        gap = found - counts.stored - counts.quarantined - duplicates
+        result.status = "incomplete"
+        result.message = (
+            f"found {found:,} records but stored {counts.stored:,} + quarantined "
+            f"{counts.quarantined:,} + duplicates {duplicates:,} (missing {gap:,})"
+        )
+        finish_run(con, run_id, "incomplete", result.message)
+        raise ReconciliationError(result.message, reported=found, stored=counts.stored)
+    if found == 0:
+        finish_run(con, run_id, "failed", "no study records found")
+        raise InputError(
+            f"No study records found in {str(path)!r} ({len(skipped)} files skipped)",
+            fix="Pass a directory of v2 JSON files, a JSON array download, or a bulk ZIP.",
+        )
+    finish_run(con, run_id, "ok", result.summary())
+    result.message = result.summary()
+    return result
+
+
+# --- API ---------------------------------------------------------------------------------------
+
+
+def last_successful_fetch(con: duckdb.DuckDBPyConnection, key: str) -> datetime | None:
+    row = con.execute(
+        "SELECT max(started_at) FROM runs WHERE kind = 'fetch' AND status = 'ok' "
+        "AND query_key = ?",
+        [key],
+    ).fetchone()
+    return row[0] if row else None
+
+
+def plan_update(con: duckdb.DuckDBPyConnection, key: str) -> date:
+    """The LastUpdatePostDate lower bound for ``fetch --update`` of the query ``key``.
+
+    The UTC date on which the last successful run of the same query started (inclusive,
+    so records posted later that same day are fetched again, and counted unchanged).
+    """
+    started = last_successful_fetch(con, key)
+    if started is None:
+        raise InputError(
+            "No successful earlier fetch of this query to update from",
+            fix="Run `ici-atlas fetch` once without --update (same terms and --api-url).",
+        )
+    return started.date()
+
+
+def _find_resumable(con, resume_key: str) -> tuple[int, str] | None:
+    row = con.execute(
+        "SELECT run_id, status FROM runs WHERE kind = 'fetch' AND resume_key = ? "
+        "ORDER BY run_id DESC LIMIT 1",
+        [resume_key],
+    ).fetchone()
+    if row is None or row[1] not in ("running", "interrupted", "failed"):
+        return None
+    pages = con.execute("SELECT count(*) FROM run_pages WHERE run_id = ?", [row[0]]).fetchone()[0]
+    return (row[0], row[1]) if pages else None
+
+
+def _copy_progress(con, old: int, new: int) -> Counts:
+    for table in ("run_chunks", "run_pages", "run_records"):
+        con.execute(
+            f"INSERT INTO {table} SELECT ? AS run_id, * EXCLUDE (run_id) FROM {table} "
+            "WHERE run_id = ?",
+            [new, old],
+        )
+    row = con.execute(
+        "SELECT new_records, updated_records, unchanged_records, quarantined FROM runs "
+        "WHERE run_id = ?", [old],
+    ).fetchone()
+    return Counts(*(int(v or 0) for v in row))
+
+
+def load_from_api(
+    con: duckdb.DuckDBPyConnection,
+    client: CtgovClient,
+    queries: list[StudyQuery],
+    *,
+    page_size: int = 1000,
+    base_key: str | None = None,
+    restart: bool = False,
+    on_page: Callable[[int, int], None] | None = None,
+    show_progress: bool = True,
+) -> RunResult:
+    """Fetch every chunk of ``queries`` into the store; resume an interrupted identical run.
+
+    ``on_page(chunk_index, page_index)`` is called after each committed page.
+    Raises :class:`ReconciliationError` when what was stored differs from what the API
+    reported, :class:`SourceError` when a page stays bad after retries.
+    """
+    base_key = base_key or query_key(client.base_url, queries)
+    resume_key = query_key(client.base_url, queries, page_size)
+    previous = None if restart else _find_resumable(con, resume_key)
+    version = client.fetch_version()
+    params = {
+        "api_url": client.base_url,
+        "page_size": page_size,
+        "chunks": [q.describe() for q in queries],
+        "updated_since": queries[0].updated_since.isoformat() if queries[0].updated_since else None,
+        "api_version": version.get("apiVersion"),
+        "data_timestamp": version.get("dataTimestamp"),
+        "max_rate": round(1 / client.min_interval, 4) if client.min_interval else None,
+    }
+    query_text = queries[0].intr_expression() if len(queries) == 1 else " || ".join(
+        f"[chunk {i}] {q.intr_expression()}" for i, q in enumerate(queries)
+    )
+    with transaction(con):
+        run_id = start_run(
+            con, "fetch", client.base_url, query_text, params, query_key=base_key,
+            resume_key=resume_key, resumed_from=previous[0] if previous else None,
+        )
+        counts = Counts()
+        if previous:
+            if previous[1] == "running":  # killed without a chance to record it
+                finish_run(con, previous[0], "interrupted", f"resumed by run {run_id}")
+            counts = _copy_progress(con, previous[0], run_id)
+            _update_run(con, run_id, counts)
+    try:
+        for ci, query in enumerate(queries):
+            _fetch_chunk(con, client, run_id, ci, query, page_size, counts, on_page,
+                         show_progress, len(queries))
+    except BaseException as exc:
+        status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+        finish_run(con, run_id, status, f"{type(exc).__name__}: {exc}")
+        raise
+    return _reconcile_api(con, run_id, counts, previous[0] if previous else None)
+
+
+def _fetch_chunk(con, client, run_id, ci, query, page_size, counts, on_page, show, n_chunks):
+    row = con.execute(
+        "SELECT status, reported_total, pages_studies FROM run_chunks "
+        "WHERE run_id = ? AND chunk_index = ?", [run_id, ci],
+    ).fetchone()
+    if row and row[0] == "done":
+        return
+    last = con.execute(
+        "SELECT page_index, next_page_token FROM run_pages WHERE run_id = ? AND chunk_index = ? "
+        "ORDER BY page_index DESC LIMIT 1", [run_id, ci],
+    ).fetchone()
+    total = row[1] if row else None
+    seen = int(row[2] or 0) if row else 0
+    index, token = (last[0] + 1, last[1]) if last else (0, None)
+    if last is not None and token is None:  # last page was stored; only the mark is missing
+        con.execute("UPDATE run_chunks SET status = 'done' WHERE run_id = ? AND chunk_index = ?",
+                    [run_id, ci])
+        return
+    label = f"chunk {ci} " if n_chunks > 1 else ""
+    bar = Progress(f"fetching {label}".strip() or "fetching", total=total) if show else None
+    if bar:
+        bar.done = seen
+    while True:
+        page = client.fetch_page(query, page_size, token, index, total, label=label)
+        if index == 0:
+            total = page.total
+            if bar:
+                bar.total = total
+        max_pages = math.ceil((total or 0) / page_size) + 3
+        if index >= max_pages:
+            raise SourceError(
+                f"{label}page {index}: more pages than {total:,} studies need "
+                f"(pageSize {page_size}); the page tokens loop",
+                fix="Run again with --restart.",
+            )
+        with transaction(con):
+            _store_page(con, client.base_url, run_id, ci, query, page_size, page, total, counts)
+        seen += len(page.studies)
+        if bar:
+            bar.advance(len(page.studies))
+        if on_page:
+            on_page(ci, index)
+        if not page.next_token:
+            break
+        token, index = page.next_token, index + 1
+    if bar:
+        bar.close()
+    con.execute("UPDATE run_chunks SET status = 'done' WHERE run_id = ? AND chunk_index = ?",
+                [run_id, ci])
+
+
+def _store_page(con, source, run_id, ci, query, page_size, page, total, counts) -> None:
+    if page.index == 0:
+        con.execute(
+            "INSERT INTO run_chunks VALUES (?, ?, ?, ?, ?, 0, 0, 0, 'running')",
+            [run_id, ci, query.intr_expression(),
+             orjson.dumps(query.params(page_size)).decode(), total],
+        )
+    good: list[tuple[dict, str, None]] = []
+    quarantined = 0
+    for pos, study in enumerate(page.studies):
+        problem = check_study(study)
+        if problem:
+            quarantined += 1
+            counts.quarantined += 1
+            quarantine_record(
+                con, run_id, source, f"chunk {ci} page {page.index} item {pos}", problem[0],
+                problem[1], orjson.dumps(study).decode()[:20_000],
+            )
+        else:
+            good.append((study, "v2-json", None))
+    ids = [study_nct_id(s) for s, _, _ in good]
+    already = {
+        r[0] for r in con.execute(
+            "SELECT DISTINCT nct_id FROM run_records WHERE run_id = ? "
+            "AND nct_id IN (SELECT unnest(?::VARCHAR[]))", [run_id, ids],
+        ).fetchall()
+    }
+    store_studies(con, run_id, source, [g for g in good if study_nct_id(g[0]) not in already],
+                  counts)
+    if ids:
+        insert_rows(con, "run_records", _RECORD_COLUMNS, [[run_id, ci, i] for i in ids],
+                    or_ignore=True)
+    con.execute(
+        "INSERT INTO run_pages VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [run_id, ci, page.index, page.token, page.next_token, len(page.studies), now_utc()],
+    )
+    con.execute(
+        "UPDATE run_chunks SET pages_studies = pages_studies + ?, quarantined = quarantined + ?, "
+        "received = (SELECT count(*) FROM run_records WHERE run_id = ? AND chunk_index = ?) "
+        "WHERE run_id = ? AND chunk_index = ?",
+        [len(page.studies), quarantined, run_id, ci, run_id, ci],
+    )
+    stored = con.execute(
+        "SELECT count(DISTINCT nct_id) FROM run_records WHERE run_id = ?", [run_id]
+    ).fetchone()[0]
+    _update_run(con, run_id, counts, stored_total=stored)
+
+
+def _reconcile_api(con, run_id: int, counts: Counts, resumed_from: int | None) -> RunResult:
+    chunks = [
+        dict(zip(("chunk", "query", "reported", "received", "quarantined"), r))
+        for r in con.execute(
+            "SELECT chunk_index, query, reported_total, received, quarantined FROM run_chunks "
+            "WHERE run_id = ? ORDER BY chunk_index", [run_id],
+        ).fetchall()
+    ]
+    union = con.execute(
+        "SELECT count(DISTINCT r.nct_id), count(DISTINCT s.nct_id) FROM run_records r "
+        "LEFT JOIN raw_studies s ON s.nct_id = r.nct_id WHERE r.run_id = ?", [run_id],
+    ).fetchone()
+    received_union, stored = int(union[0]), int(union[1])
+    reported = sum(int(c["reported"] or 0) for c in chunks)
+    gaps = []
+    for c in chunks:
+        got = int(c["received"] or 0) + int(c["quarantined"] or 0)
+        if got != c["reported"]:
+            gaps.append(
+                f"chunk {c['chunk']}: reported {c['reported']:,}, received {got:,} "
+                f"(missing {int(c['reported'] or 0) - got:,})"
+            )
+    if stored != received_union:
+        gaps.append(f"received {received_union:,} distinct studies but stored {stored:,}")
+    result = RunResult(
+        run_id, "fetch", "ok", reported, stored, counts, resumed_from=resumed_from,
+        chunks=chunks,
+    )
+    con.execute(
+        "UPDATE runs SET reported_total = ?, stored_total = ?, "
+        "params = json_merge_patch(params, ?) WHERE run_id = ?",
+        [reported, stored,
+         orjson.dumps({"chunk_totals": chunks, "union": stored,
+                       "kept_newer": counts.kept_newer}).decode(), run_id],
+    )
+    if gaps:
+        missing = reported - stored if len(chunks) == 1 else None
+        message = "count mismatch: " + "; ".join(gaps)
+        if missing is not None:
+            message = (
+                f"API reported {reported:,} studies, received {received_union:,}, stored "
+                f"{stored:,}, quarantined {counts.quarantined:,}: missing "
+                f"{reported - stored - counts.quarantined:,}"
+            )
+        result.status, result.message = "incomplete", message
+        finish_run(con, run_id, "incomplete", message)
+        raise ReconciliationError(
+            f"run {run_id}: {message}", reported=reported, stored=stored,
+            fix="Run the same command again (it re-fetches); if the gap stays, the registry "
+            "changed while paging: run with --restart.",
+        )
+    result.message = result.summary()
+    finish_run(con, run_id, "ok", result.message)
+    return result
+
+
+# --- reading back -------------------------------------------------------------------------------
+
+RUN_COLUMNS = (
+    "run_id", "kind", "status", "source", "reported_total", "stored_total", "new_records",
+    "updated_records", "unchanged_records", "quarantined", "resumed_from", "started_at",
+    "finished_at", "tool_version", "query", "params", "message",
+)
+
+
+def query_runs(con: duckdb.DuckDBPyConnection, limit: int | None = None) -> list[dict]:
+    sql = f"SELECT {', '.join(RUN_COLUMNS)} FROM runs ORDER BY run_id DESC"
+    if limit:
+        sql += f" LIMIT {int(limit)}"
+    rows = [dict(zip(RUN_COLUMNS, r)) for r in con.execute(sql).fetchall()]
+    for row in rows:
+        if isinstance(row["params"], str):
+            row["params"] = orjson.loads(row["params"])
+    return rows
+
+
+QUARANTINE_COLUMNS = ("run_id", "source", "record_ref", "field", "reason", "quarantined_at", "raw")
+
+
+def query_quarantine(con: duckdb.DuckDBPyConnection, run_id: int | None = None) -> list[dict]:
+    sql = f"SELECT {', '.join(QUARANTINE_COLUMNS)} FROM quarantine"
+    args: list = []
+    if run_id is not None:
+        sql += " WHERE run_id = ?"
+        args.append(run_id)
+    sql += " ORDER BY run_id, record_ref"
+    return [dict(zip(QUARANTINE_COLUMNS, r)) for r in con.execute(sql, args).fetchall()]

@@ -1,0 +1,678 @@
+"""The trial landscape (review Figures 2 and 5): counts of PD-1/PD-L1 trials by phase,
+cancer group, combination partner, bispecific agent, start year, sponsor class and country.
+
+Every ``query_*`` function reads the derived tables built by ``ici-atlas classify``
+(``trials``, ``trial_agents``; see docs/store.md), counts only PD-(L)1 trials
+(``is_pd1_pdl1``), applies a :class:`LandscapeFilter` and returns a list of dicts in a
+fixed order (by count, largest first, ties by label; phases and years in their natural
+order). ``percent`` is always a share of the PD-(L)1 trials that pass the filter.
+
+Single-valued analyses (phase, start year, sponsor class) add up to that number of
+trials. Multi-valued ones (cancer group, partner class, country, PD-1 vs PD-L1) count a
+trial once in *each* of its values, so their rows can add up to more than the total and
+their percentages to more than 100 %.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Collection, Mapping, Sequence
+
+import duckdb
+
+from .db import table_exists
+from .errors import IciAtlasError, InputError, StoreError
+from .vocab.partners import load_partner_classes
+from .vocab.tsv import read_rows, vocab_path
+
+CANCER_GROUPS_FILE = "cancer_groups.tsv"
+
+PHASE_LABELS: tuple[str, ...] = (
+    "Early phase 1", "Phase 1", "Phase 1/2", "Phase 2", "Phase 2/3", "Phase 3", "Phase 4", "NA",
+)
+TARGET_CLASSES: tuple[str, ...] = ("PD-1", "PD-L1")
+OTHERS = "Others"
+NOT_CLASSIFIED = "Not classified"
+NO_LOCATION = "No location listed"
+NO_PARTNER = "None (no partner drug)"
+UNKNOWN = "Unknown"
+
+_ROMAN = {"i": "1", "ii": "2", "iii": "3", "iv": "4"}
+
+
+@dataclass(frozen=True)
+class LandscapeFilter:
+    """Which PD-(L)1 trials to count. Empty fields do not filter.
+
+    ``target_class`` keeps trials whose agent binds that target (a trial giving both a
+    PD-1 and a PD-L1 agent passes either); ``cancer`` keeps trials classified into that
+    cancer group; ``phases`` keeps trials whose Figure 2A phase label is one of them;
+    ``since``/``until`` keep trials that started in those years (inclusive; a trial with
+    no start date is then left out).
+    """
+
+    target_class: str | None = None
+    cancer: str | None = None
+    phases: tuple[str, ...] = field(default_factory=tuple)
+    since: int | None = None
+    until: int | None = None
+
+    def describe(self) -> str:
+        parts = []
+        if self.target_class:
+            parts.append(f"anti-{self.target_class}")
+        if self.cancer:
+            parts.append(self.cancer)
+        if self.phases:
+            parts.append(", ".join(self.phases))
+        if self.since and self.until:
+            parts.append(f"started {self.since}–{self.until}")
+        elif self.since:
+            parts.append(f"started {self.since} or later")
+        elif self.until:
+            parts.append(f"started {self.until} or earlier")
+        return "; ".join(parts)
+
+
+# ---------------------------------------------------------------------------- filters
+
+def normalize_phase(value: str) -> str:
+    """Map a user's spelling of a phase to its Figure 2A label.
+
+    >>> normalize_phase("phase2/3"), normalize_phase("II"), normalize_phase("early1")
+    ('Phase 2/3', 'Phase 2', 'Early phase 1')
+    """
+    text = value.strip().lower().replace("_", " ").replace("-", " ")
+    if text in ("na", "n/a", "none", "not applicable"):
+        return "NA"
+    early = text.startswith("early")
+    text = re.sub(r"^(early\s*)?(phase\s*)?", "", text).replace(" ", "")
+    parts = [_ROMAN.get(p, p) for p in re.split(r"[/|+]", text) if p]
+    candidate = ("Early phase " if early else "Phase ") + "/".join(parts)
+    if candidate in PHASE_LABELS:
+        return candidate
+    raise InputError(
+        f"Invalid phase {value!r}; expected one of {list(PHASE_LABELS)}",
+        fix="Use a label such as 'Phase 2', '2/3', 'III', 'early1' or 'NA'.",
+    )
+
+
+def normalize_target_class(value: str) -> str:
+    text = value.strip().upper().replace(" ", "").replace("ANTI-", "")
+    for label in TARGET_CLASSES:
+        if text == label or text == label.replace("-", ""):
+            return label
+    raise InputError(
+        f"Invalid target class {value!r}; expected one of {list(TARGET_CLASSES)}",
+        fix="Use --class PD-1 or --class PD-L1.",
+    )
+
+
+def make_filter(
+    target_class: str | None = None,
+    cancer: str | None = None,
+    phases: Sequence[str] = (),
+    since: int | None = None,
+    until: int | None = None,
+) -> LandscapeFilter:
+    """Build a filter from loosely spelled user input (checked; cancer is checked later
+    against the store by :func:`check_filter`)."""
+    if since is not None and until is not None and since > until:
+        raise InputError(
+            f"Invalid year range {since}–{until}: --since is after --until",
+            fix="Give --since YEAR no later than --until YEAR.",
+        )
+    labels = tuple(sorted({normalize_phase(p) for p in phases}, key=PHASE_LABELS.index))
+    return LandscapeFilter(
+        target_class=normalize_target_class(target_class) if target_class else None,
+        cancer=cancer.strip() if cancer else None,
+        phases=labels,
+        since=since,
+        until=until,
+    )
+
+
+def check_store(con: duckdb.DuckDBPyConnection) -> None:
+    """Raise StoreError unless the derived trial tables exist."""
+    for name in ("trials", "trial_agents"):
+        if not table_exists(con, name):
+            raise StoreError(
+                f"The store has no {name!r} table (derived trial tables not built)",
+                fix="Run `ici-atlas classify` after loading records with `ici-atlas fetch`.",
+            )
+
+
+def query_cancer_groups(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Every cancer group that some PD-(L)1 trial is classified into, sorted."""
+    check_store(con)
+    rows = con.execute(
+        """
+        SELECT DISTINCT trim(g) AS g
+        FROM trials, unnest(string_split(coalesce(cancer_groups, ''), ';')) AS t(g)
+        WHERE is_pd1_pdl1 AND trim(g) <> ''
+        ORDER BY g
+        """
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def check_filter(con: duckdb.DuckDBPyConnection, flt: LandscapeFilter) -> LandscapeFilter:
+    """Resolve ``flt.cancer`` to the store's spelling (case-insensitive) or raise."""
+    check_store(con)
+    if not flt.cancer:
+        return flt
+    labels = query_cancer_labels()
+    groups = sorted(set(query_cancer_groups(con)) | set(labels))
+    by_fold = {g.casefold(): g for g in groups}
+    by_fold.update({label.casefold(): g for g, label in labels.items()})
+    found = by_fold.get(flt.cancer.casefold())
+    if found is None:
+        shown = groups if len(groups) <= 40 else groups[:40] + ["..."]
+        raise InputError(
+            f"Invalid cancer group {flt.cancer!r}; expected one of {shown}",
+            fix="Run `ici-atlas landscape cancers` to list the cancer groups in the store.",
+        )
+    return LandscapeFilter(flt.target_class, found, flt.phases, flt.since, flt.until)
+
+
+def _where(flt: LandscapeFilter, alias: str = "t") -> tuple[str, list[Any]]:
+    """SQL condition and parameters selecting the filtered PD-(L)1 trials."""
+    a = alias
+    clauses = [f"{a}.is_pd1_pdl1"]
+    params: list[Any] = []
+    if flt.target_class:
+        clauses.append(f"list_contains(string_split(coalesce({a}.target_class, ''), ';'), ?)")
+        params.append(flt.target_class)
+    if flt.cancer:
+        clauses.append(
+            "list_contains(string_split(regexp_replace(coalesce("
+            f"{a}.cancer_groups, ''), '\\s*;\\s*', ';', 'g'), ';'), ?)"
+        )
+        params.append(flt.cancer)
+    if flt.phases:
+        clauses.append(f"coalesce({a}.phase_label, 'NA') IN ({', '.join('?' * len(flt.phases))})")
+        params.extend(flt.phases)
+    if flt.since is not None:
+        clauses.append(f"{a}.start_year >= ?")
+        params.append(flt.since)
+    if flt.until is not None:
+        clauses.append(f"{a}.start_year <= ?")
+        params.append(flt.until)
+    return " AND ".join(clauses), params
+
+
+def _percent(n: int, total: int) -> float:
+    return round(100.0 * n / total, 1) if total else 0.0
+
+
+def query_total(con: duckdb.DuckDBPyConnection, flt: LandscapeFilter = LandscapeFilter()) -> int:
+    """Number of PD-(L)1 trials passing ``flt``."""
+    flt = check_filter(con, flt)
+    where, params = _where(flt)
+    return con.execute(f"SELECT count(*) FROM trials t WHERE {where}", params).fetchone()[0]
+
+
+def _multi_counts(
+    con: duckdb.DuckDBPyConnection, column: str, flt: LandscapeFilter
+) -> tuple[list[tuple[str, int]], int, int]:
+    """Counts of trials per value of a ``;``-separated column: (value, trials) sorted by
+    count desc then value; plus the number of trials with no value and the total."""
+    check_store(con)
+    where, params = _where(flt)
+    rows = con.execute(
+        f"""
+        WITH f AS (SELECT t.nct_id, t.{column} AS v FROM trials t WHERE {where}),
+        exploded AS (
+            SELECT DISTINCT nct_id, trim(x) AS value
+            FROM f, unnest(string_split(coalesce(v, ''), ';')) AS u(x)
+            WHERE trim(x) <> ''
+        )
+        SELECT value, count(*) AS n FROM exploded GROUP BY value ORDER BY n DESC, value
+        """,
+        params,
+    ).fetchall()
+    total, empty = con.execute(
+        f"""
+        SELECT count(*),
+               count(*) FILTER (WHERE trim(coalesce(t.{column}, '')) = '')
+        FROM trials t WHERE {where}
+        """,
+        params,
+    ).fetchone()
+    return [(r[0], r[1]) for r in rows], empty, total
+
+
+def _with_others(
+    con: duckdb.DuckDBPyConnection,
+    column: str,
+    flt: LandscapeFilter,
+    counts: list[tuple[str, int]],
+    top: int | None,
+) -> tuple[list[tuple[str, int]], int | None, int]:
+    """Keep the ``top`` values; return (kept, trials in any other value, n other values)."""
+    if top is None or top <= 0 or len(counts) <= top:
+        return counts, None, 0
+    kept, rest = counts[:top], counts[top:]
+    where, params = _where(flt)
+    rest_values = [v for v, _ in rest]
+    n_other = con.execute(
+        f"""
+        SELECT count(DISTINCT t.nct_id)
+        FROM trials t, unnest(string_split(coalesce(t.{column}, ''), ';')) AS u(x)
+        WHERE {where} AND trim(x) IN ({', '.join('?' * len(rest_values))})
+        """,
+        params + rest_values,
+    ).fetchone()[0]
+    return kept, n_other, len(rest)
+
+
+# ---------------------------------------------------------------------------- analyses
+
+def query_phases(
+    con: duckdb.DuckDBPyConnection, flt: LandscapeFilter = LandscapeFilter()
+) -> list[dict]:
+    """Figure 2A: PD-(L)1 trials per phase, every label in order (zeros included).
+
+    Rows: ``phase``, ``trials``, ``percent``. The trials add up to :func:`query_total`.
+    """
+    flt = check_filter(con, flt)
+    where, params = _where(flt)
+    found = dict(
+        con.execute(
+            f"SELECT coalesce(t.phase_label, 'NA'), count(*) FROM trials t WHERE {where} "
+            "GROUP BY 1",
+            params,
+        ).fetchall()
+    )
+    unknown = sorted(set(found) - set(PHASE_LABELS))
+    if unknown:
+        raise StoreError(
+            f"trials.phase_label has values outside the Figure 2A labels: {unknown}",
+            fix="Rebuild the derived tables with `ici-atlas classify` "
+                "(classifier and schema differ).",
+        )
+    total = sum(found.values())
+    return [
+        {"phase": p, "trials": found.get(p, 0), "percent": _percent(found.get(p, 0), total)}
+        for p in PHASE_LABELS
+    ]
+
+
+def query_cancers(
+    con: duckdb.DuckDBPyConnection,
+    flt: LandscapeFilter = LandscapeFilter(),
+    top: int | None = None,
+) -> list[dict]:
+    """Figures 2B/2C: PD-(L)1 trials per cancer group (set ``flt.target_class`` to
+    ``PD-1`` or ``PD-L1`` for the two panels).
+
+    A trial with two cancer groups counts in both. With ``top``, the remaining groups
+    are folded into one ``Others`` row counting the distinct trials in any of them
+    (``groups`` says how many groups it holds). Trials the classifier put in no group
+    come last as ``Not classified``.
+    Rows: ``cancer_group`` (id, e.g. ``NSCLC``), ``label`` (from ``cancer_groups.tsv``),
+    ``trials``, ``percent``, ``groups``.
+    """
+    flt = check_filter(con, flt)
+    counts, empty, total = _multi_counts(con, "cancer_groups", flt)
+    kept, n_other, n_groups = _with_others(con, "cancer_groups", flt, counts, top)
+    labels = query_cancer_labels()
+    rows = [
+        {"cancer_group": g, "label": labels.get(g, g), "trials": n,
+         "percent": _percent(n, total), "groups": 1}
+        for g, n in kept
+    ]
+    if n_other is not None:
+        rows.append(
+            {"cancer_group": OTHERS, "label": f"Others ({n_groups} groups)", "trials": n_other,
+             "percent": _percent(n_other, total), "groups": n_groups}
+        )
+    if empty:
+        rows.append(
+            {"cancer_group": NOT_CLASSIFIED, "label": NOT_CLASSIFIED, "trials": empty,
+             "percent": _percent(empty, total), "groups": 0}
+        )
+    return rows
+
+
+def query_partner_kinds() -> dict[str, str]:
+    """Partner class -> kind (``target``, ``modality``, ``procedure``) from the curated
+    vocabulary ``partner_classes.tsv``."""
+    return {c.name: c.kind for c in load_partner_classes()}
+
+
+def query_cancer_labels() -> dict[str, str]:
+    """Cancer group id -> readable label from the curated ``cancer_groups.tsv``."""
+    path = vocab_path(CANCER_GROUPS_FILE)
+    return {
+        row.text("group_id", required=True): row.text("label", required=True)
+        for row in read_rows(path, ("group_id", "label"))
+    }
+
+
+def query_partners(
+    con: duckdb.DuckDBPyConnection,
+    flt: LandscapeFilter = LandscapeFilter(),
+    targets_only: bool = False,
+    top: int | None = None,
+) -> list[dict]:
+    """Figure 5A: PD-(L)1 trials per combination partner class.
+
+    Rows: ``partner_class``, ``kind`` (from ``partner_classes.tsv``: ``target`` for a
+    molecular target such as VEGF or CTLA-4, ``modality`` for chemotherapy, ADCs,
+    vaccines ..., ``procedure`` for radiotherapy and surgery), ``trials``, ``percent``.
+    Targets come first (ranked), then modalities and procedures (ranked, the catch-all
+    ``other`` last; left out with ``targets_only``), then ``None (no partner drug)``:
+    trials where the PD-(L)1 agent is given with no partner. A trial with several partner classes counts in each. ``top``
+    keeps the ``top`` highest-ranked targets.
+    """
+    flt = check_filter(con, flt)
+    kinds = query_partner_kinds()
+    counts, empty, total = _multi_counts(con, "partner_classes", flt)
+    unknown = sorted(c for c, _ in counts if c not in kinds)
+    if unknown:
+        raise StoreError(
+            f"trials.partner_classes has classes not in partner_classes.tsv: {unknown}",
+            fix="Rebuild the derived tables with `ici-atlas classify`.",
+        )
+    targets = [(c, n) for c, n in counts if kinds[c] == "target"]
+    # Modalities and procedures, ranked; the catch-all class "other" last.
+    others = sorted(
+        ((c, n) for c, n in counts if kinds[c] != "target"),
+        key=lambda cn: (cn[0] == "other", -cn[1], cn[0]),
+    )
+    if top is not None and top > 0:
+        targets = targets[:top]
+    rows = [
+        {"partner_class": c, "kind": "target", "trials": n, "percent": _percent(n, total)}
+        for c, n in targets
+    ]
+    if not targets_only:
+        rows += [
+            {"partner_class": c, "kind": kinds[c], "trials": n, "percent": _percent(n, total)}
+            for c, n in others
+        ]
+        rows.append(
+            {"partner_class": NO_PARTNER, "kind": "none", "trials": empty,
+             "percent": _percent(empty, total)}
+        )
+    return rows
+
+
+def query_approved_agents() -> dict[str, str] | None:
+    """Agent id -> its first approval (``"NMPA 2022-06-29"``, with ``(unverified)`` when the
+    data row is not verified) for every agent the curated
+    approvals data (``ici_atlas/approvals.py``, ``approval_events.tsv``) lists with an
+    approval that is not withdrawn; None when that data cannot be read."""
+    try:
+        from . import approvals  # curated data of another analysis, read-only
+    except ImportError:
+        return None
+    fn = getattr(approvals, "query_approved_agent_ids", None)
+    try:
+        events = approvals.load_approval_events()
+    except IciAtlasError:
+        return None
+    current = [e for e in events if e.status != "withdrawn"]
+    first = approvals.first_approvals(current)
+    ids = set(fn()) if fn is not None else set(first)
+
+    def describe(agent: str) -> str:
+        event = first.get(agent)
+        if event is None:
+            return ""
+        return f"{event.agency} {event.date}" + ("" if event.verified else " (unverified)")
+
+    return {a: describe(a) for a in sorted(ids)}
+
+
+def query_bispecifics(
+    con: duckdb.DuckDBPyConnection,
+    flt: LandscapeFilter = LandscapeFilter(),
+    approved: Mapping[str, str] | Collection[str] | None = None,
+) -> list[dict]:
+    """Figure 5B: one row per bispecific / bifunctional PD-(L)1 agent.
+
+    Rows: ``agent``, ``target_class`` (its PD-(L)1 arm), ``other_target``, ``trials``,
+    ``highest_phase`` (highest Figure 2A phase among its trials, ``NA`` when none has a
+    phase), ``approved`` (True/False from the curated approvals data, see
+    :func:`query_approved_agents`; None when that data is not available),
+    ``first_approval`` (agency and date, when approved), ``status`` (``Approved`` when
+    approved, else the highest phase). ``approved`` may be given (agent ids, or a mapping
+    of agent id to first approval) instead of reading the approvals data.
+    Ordered approved first, then by highest phase, then trials, then agent.
+    """
+    flt = check_filter(con, flt)
+    where, params = _where(flt)
+    rows = con.execute(
+        f"""
+        WITH a AS (
+            SELECT DISTINCT ta.nct_id, ta.agent_id, ta.target_class,
+                   coalesce(nullif(trim(ta.other_target), ''), '?') AS other_target,
+                   coalesce(t.phase_label, 'NA') AS phase
+            FROM trial_agents ta JOIN trials t USING (nct_id)
+            WHERE ta.bispecific AND {where}
+        )
+        SELECT agent_id,
+               string_agg(DISTINCT target_class, ';' ORDER BY target_class),
+               string_agg(DISTINCT other_target, ';' ORDER BY other_target),
+               count(DISTINCT nct_id),
+               list(DISTINCT phase)
+        FROM a GROUP BY agent_id
+        """,
+        params,
+    ).fetchall()
+    if approved is None:
+        approved = query_approved_agents()
+    order = {p: i for i, p in enumerate(PHASE_LABELS[:-1])}
+    out = []
+    for agent, target, other, n, phases in rows:
+        ranked = [p for p in phases if p in order]
+        highest = max(ranked, key=order.__getitem__) if ranked else "NA"
+        is_approved = None if approved is None else agent in approved
+        first = approved.get(agent, "") if isinstance(approved, Mapping) else ""
+        out.append(
+            {
+                "agent": agent,
+                "target_class": target,
+                "other_target": other,
+                "trials": n,
+                "highest_phase": highest,
+                "approved": is_approved,
+                "first_approval": first or None,
+                "status": "Approved" if is_approved else highest,
+            }
+        )
+    out.sort(
+        key=lambda r: (
+            -(1 if r["approved"] else 0),
+            -order.get(r["highest_phase"], -1),
+            -r["trials"],
+            r["agent"],
+        )
+    )
+    return out
+
+
+def query_years(
+    con: duckdb.DuckDBPyConnection, flt: LandscapeFilter = LandscapeFilter()
+) -> list[dict]:
+    """PD-(L)1 trials per start year, oldest first; ``start_year`` None (no start date)
+    last. ``pd1`` / ``pdl1`` count trials giving an anti-PD-1 / anti-PD-L1 agent (a trial
+    giving both counts in both); ``trials`` counts each trial once and adds up to the total.
+    """
+    flt = check_filter(con, flt)
+    where, params = _where(flt)
+    rows = con.execute(
+        f"""
+        SELECT t.start_year, count(*),
+               count(*) FILTER (WHERE list_contains(
+                   string_split(coalesce(t.target_class, ''), ';'), 'PD-1')),
+               count(*) FILTER (WHERE list_contains(
+                   string_split(coalesce(t.target_class, ''), ';'), 'PD-L1'))
+        FROM trials t WHERE {where}
+        GROUP BY 1 ORDER BY 1 NULLS LAST
+        """,
+        params,
+    ).fetchall()
+    total = sum(r[1] for r in rows)
+    return [
+        {"start_year": y, "trials": n, "percent": _percent(n, total), "pd1": a, "pdl1": b}
+        for y, n, a, b in rows
+    ]
+
+
+def query_sponsors(
+    con: duckdb.DuckDBPyConnection,
+    flt: LandscapeFilter = LandscapeFilter(),
+    by: str = "class",
+    top: int | None = None,
+) -> list[dict]:
+    """PD-(L)1 trials per lead-sponsor class (``by='class'``: INDUSTRY, NIH, OTHER ...)
+    or per lead-sponsor name (``by='name'``, with ``top`` + ``Others``). Each trial has
+    one lead sponsor, so the rows add up to the total. Rows: ``sponsor``, ``trials``,
+    ``percent``.
+    """
+    if by not in ("class", "name"):
+        raise InputError(
+            f"Invalid sponsor grouping {by!r}; expected one of ['class', 'name']",
+            fix="Use --by class or --by name.",
+        )
+    flt = check_filter(con, flt)
+    where, params = _where(flt)
+    column = "sponsor_class" if by == "class" else "lead_sponsor"
+    rows = con.execute(
+        f"""
+        SELECT coalesce(nullif(trim(t.{column}), ''), '{UNKNOWN}') AS s, count(*) AS n
+        FROM trials t WHERE {where} GROUP BY 1 ORDER BY n DESC, s
+        """,
+        params,
+    ).fetchall()
+    total = sum(n for _, n in rows)
+    if top is not None and top > 0 and len(rows) > top:
+        rest = sum(n for _, n in rows[top:])
+        rows = rows[:top] + [(OTHERS, rest)]
+    return [{"sponsor": s, "trials": n, "percent": _percent(n, total)} for s, n in rows]
+
+
+def query_countries(
+    con: duckdb.DuckDBPyConnection,
+    flt: LandscapeFilter = LandscapeFilter(),
+    top: int | None = None,
+) -> list[dict]:
+    """PD-(L)1 trials per location country. A multinational trial counts in each of its
+    countries; with ``top``, ``Others`` counts the distinct trials with a site in any
+    other country; ``No location listed`` counts trials without sites.
+    Rows: ``country``, ``trials``, ``percent``, ``countries``.
+    """
+    flt = check_filter(con, flt)
+    counts, empty, total = _multi_counts(con, "countries", flt)
+    kept, n_other, n_rest = _with_others(con, "countries", flt, counts, top)
+    rows = [
+        {"country": c, "trials": n, "percent": _percent(n, total), "countries": 1}
+        for c, n in kept
+    ]
+    if n_other is not None:
+        rows.append(
+            {"country": OTHERS, "trials": n_other, "percent": _percent(n_other, total),
+             "countries": n_rest}
+        )
+    if empty:
+        rows.append(
+            {"country": NO_LOCATION, "trials": empty, "percent": _percent(empty, total),
+             "countries": 0}
+        )
+    return rows
+
+
+ANALYSES: tuple[str, ...] = (
+    "phases", "cancers", "partners", "bispecifics", "years", "sponsors", "countries",
+)
+
+
+def query_landscape_tables(
+    con: duckdb.DuckDBPyConnection,
+    flt: LandscapeFilter = LandscapeFilter(),
+    top: int | None = None,
+) -> dict[str, list[dict]]:
+    """Every landscape analysis as ``{name: rows}`` (cancers split into anti-PD-1 and
+    anti-PD-L1 like Figures 2B/2C, plus all PD-(L)1 trials)."""
+    flt = check_filter(con, flt)
+
+    def with_class(target: str) -> LandscapeFilter:
+        return LandscapeFilter(target, flt.cancer, flt.phases, flt.since, flt.until)
+
+    return {
+        "phases": query_phases(con, flt),
+        "cancers": query_cancers(con, flt, top=top),
+        "cancers_pd1": query_cancers(con, with_class("PD-1"), top=top),
+        "cancers_pdl1": query_cancers(con, with_class("PD-L1"), top=top),
+        "partners": query_partners(con, flt, top=top),
+        "bispecifics": query_bispecifics(con, flt),
+        "years": query_years(con, flt),
+        "sponsors": query_sponsors(con, flt),
+        "countries": query_countries(con, flt, top=top),
+    }
+
+
+_SQL_TYPES = ((bool, "BOOLEAN"), (int, "BIGINT"), (float, "DOUBLE"), (str, "VARCHAR"))
+# Types of columns that may hold only NULLs (then the values cannot tell).
+_COLUMN_TYPES = {"approved": "BOOLEAN", "first_approval": "VARCHAR", "start_year": "BIGINT",
+                 "trials": "BIGINT", "percent": "DOUBLE"}
+
+
+def _column_type(rows: Sequence[dict], column: str) -> str:
+    for row in rows:
+        value = row.get(column)
+        if value is None:
+            continue
+        for py, sql in _SQL_TYPES:
+            if isinstance(value, py):
+                return sql
+    return _COLUMN_TYPES.get(column, "VARCHAR")
+
+
+def render_tables(
+    tables: dict[str, list[dict]],
+    out_dir: str | Path,
+    fmt: str = "parquet",
+    columns: dict[str, Sequence[str]] | None = None,
+    on_done: Callable[[Path], None] | None = None,
+) -> list[Path]:
+    """Write each table as ``out_dir/landscape_<name>.<fmt>`` (``parquet`` or ``csv``),
+    through an in-memory DuckDB (native Parquet writer). ``columns`` gives the column
+    list of a table that may be empty. Returns the paths written."""
+    if fmt not in ("parquet", "csv"):
+        raise InputError(
+            f"Invalid export format {fmt!r}; expected one of ['parquet', 'csv']",
+            fix="Use --format parquet or --format csv.",
+        )
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    mem = duckdb.connect(":memory:")
+    paths = []
+    try:
+        for name, rows in tables.items():
+            cols = list((columns or {}).get(name) or (rows[0].keys() if rows else ["value"]))
+            spec = ", ".join(f'"{c}" {_column_type(rows, c)}' for c in cols)
+            mem.execute(f'CREATE OR REPLACE TABLE t ({spec})')
+            if rows:
+                mem.executemany(
+                    f"INSERT INTO t VALUES ({', '.join('?' * len(cols))})",
+                    [[r.get(c) for c in cols] for r in rows],
+                )
+            path = out / f"landscape_{name}.{fmt}"
+            option = "(FORMAT parquet)" if fmt == "parquet" else "(FORMAT csv, HEADER true)"
+            mem.execute(f"COPY (SELECT * FROM t) TO '{_sql_path(path)}' {option}")
+            paths.append(path)
+            if on_done:
+                on_done(path)
+    finally:
+        mem.close()
+    return paths
+
+
+def _sql_path(path: Path) -> str:
+    return str(path).replace("'", "''")

@@ -1,0 +1,1 @@
+"""Systematic literature review: search → de-duplicate → screen → PRISMA counts."""

@@ -1,0 +1,65 @@
+"""Run bookkeeping shared by every source: one row in ``runs`` per fetch/load/search,
+and the ``quarantine`` table for records that could not be used."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import duckdb
+import orjson
+
+from . import __version__
+
+TOOL_VERSION = f"ici-atlas {__version__}"
+
+
+def now_utc() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def start_run(
+    con: duckdb.DuckDBPyConnection,
+    kind: str,
+    source: str,
+    query: str | None,
+    params: dict,
+    *,
+    query_key: str | None = None,
+    resume_key: str | None = None,
+    resumed_from: int | None = None,
+) -> int:
+    """Insert a ``running`` row and return its run id."""
+    run_id = con.execute("SELECT nextval('run_id_seq')").fetchone()[0]
+    con.execute(
+        "INSERT INTO runs (run_id, kind, source, query, params, status, started_at, "
+        "tool_version, resumed_from, query_key, resume_key, new_records, updated_records, "
+        "unchanged_records, quarantined, stored_total) "
+        "VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, 0, 0, 0, 0, 0)",
+        [run_id, kind, source, query, orjson.dumps(params).decode(), now_utc(), TOOL_VERSION,
+         resumed_from, query_key, resume_key],
+    )
+    return run_id
+
+
+def update_run(con: duckdb.DuckDBPyConnection, run_id: int, **cols) -> None:
+    if not cols:
+        return
+    sets = ", ".join(f"{k} = ?" for k in cols)
+    con.execute(f"UPDATE runs SET {sets} WHERE run_id = ?", [*cols.values(), run_id])
+
+
+def finish_run(con: duckdb.DuckDBPyConnection, run_id: int, status: str, message: str | None = None) -> None:
+    con.execute(
+        "UPDATE runs SET status = ?, message = ?, finished_at = ? WHERE run_id = ?",
+        [status, message, now_utc(), run_id],
+    )
+
+
+def quarantine_record(
+    con: duckdb.DuckDBPyConnection, run_id: int, source: str, ref: str, field_name: str | None,
+    reason: str, raw: str | None,
+) -> None:
+    con.execute(
+        "INSERT INTO quarantine VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [run_id, source, ref, field_name, reason, raw, now_utc()],
+    )

@@ -1,0 +1,54 @@
+"""Shared CLI behaviour: output formats and one-line errors without tracebacks."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import click
+from click.testing import CliRunner
+
+from ici_atlas.cli import _Group
+from ici_atlas.cli.common import render_rows
+from ici_atlas.errors import InputError
+
+ROWS = [
+    {"nct_id": "NCT02142738", "phase": "PHASE3", "agents": ["pembrolizumab"], "n": 305},
+    {"nct_id": "NCT02477826", "phase": "PHASE3", "agents": ["nivolumab", "ipilimumab"], "n": 1739},
+]
+
+
+def test_json_output_round_trips():
+    out = json.loads(render_rows(ROWS, "json"))
+    assert out[1]["agents"] == ["nivolumab", "ipilimumab"]
+    assert out[0]["n"] == 305
+
+
+def test_csv_and_tsv_join_lists_with_semicolons():
+    for fmt, delim in (("csv", ","), ("tsv", "\t")):
+        rows = list(csv.reader(io.StringIO(render_rows(ROWS, fmt)), delimiter=delim))
+        assert rows[0] == ["nct_id", "phase", "agents", "n"]
+        assert rows[2][2] == "nivolumab;ipilimumab"
+
+
+def test_table_output_has_header_and_one_line_per_row():
+    lines = render_rows(ROWS, "table").splitlines()
+    assert lines[0].split() == ["nct_id", "phase", "agents", "n"]
+    assert len(lines) == 2 + len(ROWS)
+
+
+def test_library_error_becomes_one_line_with_fix_and_exit_code():
+    @click.group(cls=_Group)
+    def app():
+        pass
+
+    @app.command()
+    def boom():
+        raise InputError("Invalid phase 'PHASE9'; expected one of [PHASE1, PHASE2]", fix="Use --phase PHASE2.")
+
+    result = CliRunner().invoke(app, ["boom"])
+    assert result.exit_code == InputError.exit_code
+    assert "Traceback" not in result.output
+    assert "Error: Invalid phase 'PHASE9'" in result.output
+    assert "Fix: Use --phase PHASE2." in result.output

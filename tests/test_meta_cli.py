@@ -1,0 +1,73 @@
+"""``ici-atlas pool`` end to end through click's runner."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from ici_atlas.cli import cli
+
+CSV = (
+    "trial,responders,patients,line\n"
+    "A,45,120,first\nB,30,150,later\nC,12,80,later\nD,0,25,first\nE,60,210,first\n"
+)
+
+
+@pytest.fixture()
+def arms(tmp_path):
+    p = tmp_path / "arms.csv"
+    p.write_text(CSV)
+    return p
+
+
+def run(*args):
+    return CliRunner().invoke(cli, ["pool", *map(str, args)])
+
+
+def test_pool_text_and_json(arms):
+    r = run("--csv", arms, "--events", "responders", "--total", "patients", "--test", "knha")
+    assert r.exit_code == 0, r.output
+    assert "Pooled proportion (REML, measure PLO, k = 5, 147/585 events)" in r.output
+    r = run("--csv", arms, "--events", "responders", "--total", "patients", "--json")
+    d = json.loads(r.stdout)
+    for key in ("estimate", "ci_lb", "ci_ub", "pi_lb", "pi_ub", "tau2", "I2", "H2", "Q", "Q_p",
+                "k"):
+        assert key in d
+    assert d["k"] == 5 and d["ci_lb"] < d["estimate"] < d["ci_ub"]
+
+
+def test_pool_by_subgroup_json(arms):
+    r = run("--csv", arms, "--events", "responders", "--total", "patients", "--by", "line",
+            "--json", "--method", "DL")
+    d = json.loads(r.stdout)
+    assert [g["line"] for g in d["subgroups"]] == ["first", "later"]
+    assert d["subgroup_difference"]["df"] == 1 and d["overall"]["k"] == 5
+
+
+def test_pool_glmm_and_tsv(arms):
+    r = run("--csv", arms, "--events", "responders", "--total", "patients", "--method", "GLMM",
+            "--tsv")
+    assert r.exit_code == 0 and r.stdout.splitlines()[0].startswith("estimate\t")
+
+
+@pytest.mark.parametrize("content,args,needle", [
+    ("a,b\n3,2\n", ("--events", "a", "--total", "b"), "row 2, column 'a'"),
+    ("a,b\n1,x\n", ("--events", "a", "--total", "b"), "row 2, column 'b'"),
+    ("a,b\n1,2\n", ("--events", "zz", "--total", "b"), "Invalid column 'zz' for --events"),
+    ("a,b\n", ("--events", "a", "--total", "b"), "No data rows"),
+])
+def test_pool_errors_are_one_line(tmp_path, content, args, needle):
+    p = tmp_path / "bad.csv"
+    p.write_text(content)
+    r = run("--csv", p, *args)
+    assert r.exit_code == 2
+    err = r.stderr.splitlines()
+    assert err[0].startswith("Error: ") and needle in err[0] and err[1].startswith("Fix: ")
+    assert "Traceback" not in r.output
+
+
+def test_pool_help_has_example():
+    r = CliRunner().invoke(cli, ["pool", "--help"])
+    assert r.exit_code == 0 and "Example:" in r.output and "ici-atlas pool --csv" in r.output

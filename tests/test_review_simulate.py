@@ -1,0 +1,83 @@
+"""Screening prioritisation: WSS@95 and recall on the real SYNERGY labelled sets."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from ici_atlas.cli import cli
+from ici_atlas.errors import InputError
+from ici_atlas.review.simulate import (
+    SimulationResult,
+    load_labelled_csv,
+    simulate_random,
+    simulate_screening,
+)
+
+
+@pytest.fixture(scope="module")
+def donners(shared_data):
+    path = shared_data / "pubmed" / "asreview__synergy-dataset" / "Donners_2021" / "Donners_2021_records.csv"
+    if not path.is_file():
+        pytest.fail(f"{path} missing from shared data")
+    return path
+
+
+def test_wss_follows_cohen_definition():
+    # 10 records, 2 included; both found after screening 3 records:
+    # WSS@95 = (10 - 3)/10 - 0.05 = 0.65 (Cohen et al. 2006).
+    result = SimulationResult(n_records=10, n_included=2, order=list(range(10)),
+                              found=[1, 1, 2, 2, 2, 2, 2, 2, 2, 2])
+    assert result.screened_at_recall(0.95) == 3
+    assert result.wss(0.95) == pytest.approx(0.65)
+    assert result.recall_at(0.10) == pytest.approx(0.5)
+
+
+def test_real_labelled_set_counts_match_synergy_metadata(donners):
+    records, labels = load_labelled_csv(donners)
+    # SYNERGY v1 Donners_2021: 258 records, 15 included (shared/data/pubmed/PROVENANCE.md).
+    assert len(records) == 258
+    assert sum(labels) == 15
+
+
+def test_prioritisation_beats_random_order_on_real_set(donners):
+    records, labels = load_labelled_csv(donners)
+    active = simulate_screening(records, labels, seed=0)
+    random_wss = [simulate_random(labels, seed=s).wss(0.95) for s in range(10)]
+    assert active.found[-1] == 15  # every record screened exactly once
+    assert sorted(active.order) == list(range(258))
+    assert active.wss(0.95) > max(random_wss) + 0.1
+    assert active.recall_at(0.25) > 0.5
+
+
+def test_same_seed_same_result(donners):
+    records, labels = load_labelled_csv(donners)
+    a = simulate_screening(records, labels, seed=3)
+    b = simulate_screening(records, labels, seed=3)
+    assert a.order == b.order
+
+
+def test_cli_simulate_json_keys(donners):
+    result = CliRunner().invoke(cli, ["lit", "simulate", "--labels", str(donners), "--json"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert {"n_records", "n_included", "wss95", "recall_at_10pct", "recall_at_25pct"} <= set(out)
+    assert out["n_records"] == 258 and out["n_included"] == 15
+
+
+def test_bad_label_value_names_line(tmp_path):
+    path = tmp_path / "labels.csv"
+    path.write_text("title,abstract,label_included\nA,b,1\nC,d,maybe\n", encoding="utf-8")
+    with pytest.raises(InputError) as err:
+        load_labelled_csv(path)
+    assert "line 3" in err.value.message and "maybe" in err.value.message
+
+
+def test_missing_column_cli_error_is_one_line(tmp_path):
+    path = tmp_path / "labels.csv"
+    path.write_text("title,label_included\nA,1\n", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["lit", "simulate", "--labels", str(path)])
+    assert result.exit_code == InputError.exit_code
+    assert "abstract" in result.output and "Traceback" not in result.output
