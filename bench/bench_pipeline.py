@@ -124,6 +124,10 @@ def stage_pipeline(input_dir: Path, db_path: Path) -> dict:
 def run_stage(args: argparse.Namespace) -> None:
     """Child-process entry: run one stage, print its result as JSON on stdout."""
     input_dir = Path(args.input)
+    if args.no_gc:
+        import gc
+
+        gc.disable()
     if args.stage == "floor":
         result = stage_floor(input_dir)
     elif args.profile:
@@ -143,6 +147,10 @@ def run_stage(args: argparse.Namespace) -> None:
     sys.stdout.write(json.dumps(result) + "\n")
 
 
+class StageStopped(Exception):
+    """A stage passed --max-rss and was stopped."""
+
+
 def _vm_hwm(pid: int) -> int | None:
     """Peak resident set (VmHWM) of a running process, in bytes (Linux /proc)."""
     try:
@@ -155,7 +163,7 @@ def _vm_hwm(pid: int) -> int | None:
 
 
 def spawn(stage: str, input_dir: Path, db_path: Path | None = None,
-          profile: str | None = None, max_rss: int | None = None) -> dict:
+          profile: str | None = None, max_rss: int | None = None, no_gc: bool = False) -> dict:
     """Run one stage in a child process; stop it if its peak RSS passes ``max_rss``
     (so a pipeline that holds everything in memory cannot exhaust a shared machine)."""
     cmd = [sys.executable, __file__, "--stage", stage, "--input", str(input_dir)]
@@ -163,6 +171,8 @@ def spawn(stage: str, input_dir: Path, db_path: Path | None = None,
         cmd += ["--db", str(db_path)]
     if profile:
         cmd += ["--profile", profile]
+    if no_gc:
+        cmd += ["--no-gc"]
     t0 = time.perf_counter()
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         proc = subprocess.Popen(cmd, stdout=out, stderr=err, text=True)
@@ -172,7 +182,7 @@ def spawn(stage: str, input_dir: Path, db_path: Path | None = None,
             if max_rss and peak > max_rss:
                 proc.kill()
                 proc.wait()
-                raise SystemExit(
+                raise StageStopped(
                     f"stage {stage} stopped: peak RSS {_gib(peak)} passed --max-rss "
                     f"{_gib(max_rss)} after {time.perf_counter() - t0:.0f} s"
                 )
@@ -200,6 +210,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     ap.add_argument("--max-rss", type=float, default=8.0, metavar="GIB",
                     help="stop a stage whose peak RSS passes this many GiB (default 8)")
+    ap.add_argument("--no-gc", action="store_true",
+                    help="experiment: run both stages with Python's cyclic GC disabled")
     ap.add_argument("--stage", choices=["floor", "pipeline"], help=argparse.SUPPRESS)
     ap.add_argument("--input", help=argparse.SUPPRESS)
     ap.add_argument("--db", help=argparse.SUPPRESS)
@@ -223,9 +235,26 @@ def main(argv: list[str] | None = None) -> int:
         log(f"wrote {size / 1024**2:,.0f} MiB of JSON in {time.perf_counter() - t0:.1f} s")
         log("stage 1/2: floor (orjson.loads of every file) ...")
         max_rss = int(args.max_rss * 1024**3)
-        floor = spawn("floor", input_dir, max_rss=max_rss)
+        load_before = os.getloadavg()[0]
+        floor = spawn("floor", input_dir, max_rss=max_rss, no_gc=args.no_gc)
         log("stage 2/2: pipeline (load into DuckDB, classify) ...")
-        pipe = spawn("pipeline", input_dir, Path(tmp) / "bench.duckdb", args.profile, max_rss)
+        try:
+            pipe = spawn("pipeline", input_dir, Path(tmp) / "bench.duckdb", args.profile,
+                         max_rss, args.no_gc)
+        except StageStopped as exc:
+            stopped = {
+                "studies": n, "floor_seconds": round(floor["seconds"], 2),
+                "floor_cpu_seconds": round(floor["cpu_seconds"], 2),
+                "floor_studies_per_s": round(n / floor["seconds"]),
+                "floor_peak_rss_bytes": floor["peak_rss_bytes"], "stopped": str(exc),
+                "rss_ok": False, "ratio_ok": False,
+            }
+            print(json.dumps(stopped) if args.json else
+                  f"floor: {n / floor['seconds']:,.0f} studies/s, {floor['seconds']:.1f} s wall, "
+                  f"{floor['cpu_seconds']:.1f} s CPU, peak RSS "
+                  f"{_gib(floor['peak_rss_bytes'])}\n{exc} (target < 2 GiB: MISSED)")
+            return 1
+        load_after = os.getloadavg()[0]
 
     if floor["studies"] != n or pipe["studies"] != n or pipe["trials"] != n:
         raise SystemExit(f"count mismatch: generated {n}, floor {floor['studies']}, "
@@ -252,6 +281,9 @@ def main(argv: list[str] | None = None) -> int:
         "ratio": round(ratio, 2),
         "cpu_ratio": round(cpu_ratio, 2),
         "ratio_target": TARGET_RATIO,
+        "no_gc": args.no_gc,
+        "cpus": os.cpu_count(),
+        "load_average": [round(load_before, 2), round(load_after, 2)],
         "rss_target_bytes": TARGET_RSS_BYTES,
         "ratio_ok": ratio <= TARGET_RATIO,
         "rss_ok": peak < TARGET_RSS_BYTES,
@@ -278,6 +310,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ratio pipeline/floor: {ratio:.2f} wall-clock, {cpu_ratio:.2f} CPU "
               f"(target <= {TARGET_RATIO:g}: {'met' if result['ratio_ok'] else 'MISSED'})")
         print(f"peak RSS: {_gib(peak)} (target < 2 GiB: {'met' if result['rss_ok'] else 'MISSED'})")
+        print(f"machine: {os.cpu_count()} CPUs, 1-min load average {load_before:.1f} before, "
+              f"{load_after:.1f} after (wall-clock times stretch when others use the CPUs)"
+              + ("; cyclic GC disabled" if args.no_gc else ""))
         if args.profile:
             print(f"profile of the pipeline stage written to {args.profile}")
     if args.check and not (result["ratio_ok"] and result["rss_ok"]):

@@ -148,3 +148,18 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
         raise
     else:
         con.execute("COMMIT")
+
+
+def ensure_schema(con: duckdb.DuckDBPyConnection, ddl: str, tables: tuple[str, ...]) -> None:
+    """Run ``ddl`` unless every table in ``tables`` exists already (so read-only connections
+    to a store that has them work)."""
+    if all(table_exists(con, t) for t in tables):
+        return
+    try:
+        con.execute(ddl)
+    except duckdb.Error as exc:
+        raise StoreError(
+            f"The store lacks table(s) {', '.join(t for t in tables if not table_exists(con, t))} "
+            f"and cannot create them: {exc}",
+            fix="Open the store writable (run a command that loads data first).",
+        ) from exc

@@ -23,8 +23,10 @@ setup_python() {  # setup_python [extra]
 setup_system_packages() {
     # R with metafor/lme4 for the statistical reference checks; Chromium for browser tests.
     local need=()
-    command -v Rscript >/dev/null 2>&1 && Rscript -e 'library(metafor); library(lme4)' >/dev/null 2>&1 \
-        || need+=(r-base-core r-cran-metafor r-cran-lme4)
+    command -v Rscript >/dev/null 2>&1 && Rscript -e 'library(metafor); library(lme4); library(jsonlite)' >/dev/null 2>&1 \
+        || need+=(r-base-core r-cran-metafor r-cran-lme4 r-cran-jsonlite)
+    command -v chromium >/dev/null 2>&1 || need+=(chromium)
+    command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
     if [ ${#need[@]} -gt 0 ]; then
         if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
             echo "Installing system packages: ${need[*]}" >&2

@@ -52,3 +52,29 @@ def test_library_error_becomes_one_line_with_fix_and_exit_code():
     assert "Traceback" not in result.output
     assert "Error: Invalid phase 'PHASE9'" in result.output
     assert "Fix: Use --phase PHASE2." in result.output
+
+
+def test_lazy_command_table_matches_what_modules_register():
+    """Every command a CLI module registers is in the lazy table, pointing to that module,
+    so `ici-atlas <command>` finds it without importing everything."""
+    import importlib
+
+    from ici_atlas.cli import _COMMANDS
+
+    for module_name in sorted(set(_COMMANDS.values())):
+        probe = click.Group("probe")
+        importlib.import_module(module_name).register(probe)
+        for name in probe.commands:
+            if name in ("export", "figures") and module_name not in (_COMMANDS[name],):
+                continue  # providers of the shared groups may touch them
+            assert _COMMANDS.get(name) == module_name, f"{name!r} registered by {module_name}"
+
+
+def test_shared_groups_collect_every_provider():
+    from ici_atlas.cli import cli
+
+    ctx = click.Context(cli)
+    export = cli.get_command(ctx, "export")
+    figures = cli.get_command(ctx, "figures")
+    assert {"trials", "approvals", "approval-events", "orr-arms", "landscape"} <= set(export.commands)
+    assert {"approvals", "efficacy", "evidence", "landscape"} <= set(figures.commands)

@@ -261,3 +261,32 @@ def test_export_tables_round_trip(con, tmp_path):
         ).fetchall()
         assert back == [(r["phase"], r["trials"]) for r in tables["phases"]]
     assert tables["cancers_pd1"] == ls.query_cancers(con, ls.make_filter("PD-1"), top=8)
+
+
+def test_any_filter_keeps_the_invariants(con):
+    """For any combination of filters: phases, years and sponsors add up to the total;
+    cancer and country rows cover every trial at least once; a narrower filter never
+    counts more trials."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    groups = ls.query_cancer_groups(con)
+
+    @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(
+        target=st.sampled_from([None, "PD-1", "PD-L1"]),
+        cancer=st.sampled_from([None, *groups]),
+        phases=st.lists(st.sampled_from(ls.PHASE_LABELS), max_size=3, unique=True),
+        since=st.sampled_from([None, 2015, 2020, 2023]),
+    )
+    def check(target, cancer, phases, since):
+        flt = ls.check_filter(con, ls.make_filter(target, cancer, phases, since))
+        total = ls.query_total(con, flt)
+        for rows in (ls.query_phases(con, flt), ls.query_years(con, flt),
+                     ls.query_sponsors(con, flt)):
+            assert sum(r["trials"] for r in rows) == total
+        assert sum(r["trials"] for r in ls.query_cancers(con, flt)) >= total
+        assert sum(r["trials"] for r in ls.query_countries(con, flt)) >= total
+        assert total <= ls.query_total(con, ls.make_filter(target, cancer))
+
+    check()

@@ -35,6 +35,12 @@ def test_wss_follows_cohen_definition():
     assert result.recall_at(0.10) == pytest.approx(0.5)
 
 
+@pytest.fixture(scope="module")
+def donners_run(donners):
+    records, labels = load_labelled_csv(donners)
+    return records, labels, simulate_screening(records, labels, seed=0)
+
+
 def test_real_labelled_set_counts_match_synergy_metadata(donners):
     records, labels = load_labelled_csv(donners)
     # SYNERGY v1 Donners_2021: 258 records, 15 included (shared/data/pubmed/PROVENANCE.md).
@@ -42,9 +48,8 @@ def test_real_labelled_set_counts_match_synergy_metadata(donners):
     assert sum(labels) == 15
 
 
-def test_prioritisation_beats_random_order_on_real_set(donners):
-    records, labels = load_labelled_csv(donners)
-    active = simulate_screening(records, labels, seed=0)
+def test_prioritisation_beats_random_order_on_real_set(donners_run):
+    records, labels, active = donners_run
     random_wss = [simulate_random(labels, seed=s).wss(0.95) for s in range(10)]
     assert active.found[-1] == 15  # every record screened exactly once
     assert sorted(active.order) == list(range(258))
@@ -52,19 +57,19 @@ def test_prioritisation_beats_random_order_on_real_set(donners):
     assert active.recall_at(0.25) > 0.5
 
 
-def test_same_seed_same_result(donners):
-    records, labels = load_labelled_csv(donners)
-    a = simulate_screening(records, labels, seed=3)
-    b = simulate_screening(records, labels, seed=3)
-    assert a.order == b.order
+def test_same_seed_same_result(donners_run):
+    records, labels, first = donners_run
+    again = simulate_screening(records, labels, seed=0)
+    assert again.order == first.order
 
 
-def test_cli_simulate_json_keys(donners):
+def test_cli_simulate_json_keys(donners, donners_run):
     result = CliRunner().invoke(cli, ["lit", "simulate", "--labels", str(donners), "--json"])
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
     assert {"n_records", "n_included", "wss95", "recall_at_10pct", "recall_at_25pct"} <= set(out)
     assert out["n_records"] == 258 and out["n_included"] == 15
+    assert out["wss95"] == round(donners_run[2].wss(0.95), 4)  # the CLI reports the library's numbers
 
 
 def test_bad_label_value_names_line(tmp_path):

@@ -168,3 +168,18 @@ def test_inconsistent_log_is_reported(db_path):
     record_decisions(con, [Decision("import:x.ris#1", "full-text", "include", "", "a")])
     c = compute_prisma(con)
     assert any("not included at title/abstract" in p for p in c.problems)
+
+
+def test_prisma_reads_a_read_only_store(pubmed_dir, db_path):
+    demo = pubmed_dir / "asreview__asreview/tests/demo_data/_baseline.ris"
+    run(["lit", "import", str(demo)], db_path)
+    run(["lit", "prescreen"], db_path)
+    con = db.connect(db_path)
+    expected = compute_prisma(con).to_dict()
+    con.close()
+    con = db.connect(db_path, read_only=True)
+    assert compute_prisma(con).to_dict() == expected and expected["identified"] == 100
+    con.close()
+    empty = db_path.with_name("empty.duckdb")
+    db.connect(empty).close()
+    assert compute_prisma(db.connect(empty, read_only=True)).identified == 0

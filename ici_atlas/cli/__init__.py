@@ -15,22 +15,57 @@ import click
 from .. import __version__
 from ..errors import IciAtlasError
 
-# One line per area; each module defines ``register(group: click.Group) -> None``.
-_COMMAND_MODULES: tuple[str, ...] = (
-    "ici_atlas.cli.export",
-    "ici_atlas.cli.classify",
-    "ici_atlas.cli.fetch",
-    "ici_atlas.cli.lit",
-    "ici_atlas.cli.landscape",
-    "ici_atlas.cli.efficacy",
-    "ici_atlas.cli.strategies",
-    "ici_atlas.cli.pool",
-    "ici_atlas.cli.approvals",
-)
+# Top-level command -> the module whose ``register(group)`` adds it. Modules are imported
+# only when one of their commands is used, so `ici-atlas fetch` does not pay for
+# matplotlib, scipy or scikit-learn.
+_COMMANDS: dict[str, str] = {
+    "approvals": "ici_atlas.cli.approvals",
+    "classify": "ici_atlas.cli.classify",
+    "export": "ici_atlas.cli.export",
+    "fetch": "ici_atlas.cli.fetch",
+    "figures": "ici_atlas.cli.figures",
+    "landscape": "ici_atlas.cli.landscape",
+    "lit": "ici_atlas.cli.lit",
+    "orr": "ici_atlas.cli.efficacy",
+    "orr-compare": "ici_atlas.cli.orr_extract",
+    "orr-extract": "ici_atlas.cli.orr_extract",
+    "pool": "ici_atlas.cli.pool",
+    "quarantine": "ici_atlas.cli.fetch",
+    "refs": "ici_atlas.cli.strategies",
+    "report": "ici_atlas.cli.report",
+    "run": "ici_atlas.cli.report",
+    "runs": "ici_atlas.cli.fetch",
+    "serve": "ici_atlas.cli.serve",
+    "strategies": "ici_atlas.cli.strategies",
+    "trial": "ici_atlas.cli.classify",
+}
+
+# Groups whose subcommands come from several modules (``@export_group.command`` ...).
+_GROUP_PROVIDERS: dict[str, tuple[str, ...]] = {
+    "export": (
+        "ici_atlas.cli.approvals", "ici_atlas.cli.classify", "ici_atlas.cli.efficacy",
+        "ici_atlas.cli.landscape", "ici_atlas.cli.orr_extract",
+    ),
+    "figures": (
+        "ici_atlas.cli.approvals", "ici_atlas.cli.efficacy", "ici_atlas.cli.landscape",
+        "ici_atlas.cli.strategies",
+    ),
+}
 
 
 class _Group(click.Group):
-    """Click group that reports IciAtlasError as one line + fix, exit code per kind."""
+    """Click group that loads commands on demand and reports IciAtlasError as one line +
+    fix, with an exit code per kind of error."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(self.commands) | set(_COMMANDS))
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in self.commands and name in _COMMANDS:
+            importlib.import_module(_COMMANDS[name]).register(self)
+            for provider in _GROUP_PROVIDERS.get(name, ()):
+                importlib.import_module(provider).register(self)
+        return self.commands.get(name)
 
     def invoke(self, ctx: click.Context):
         try:
@@ -56,10 +91,6 @@ def cli() -> None:
     Example:
       ici-atlas fetch --from ../shared/data/ctgov && ici-atlas classify && ici-atlas report
     """
-
-
-for _name in _COMMAND_MODULES:
-    importlib.import_module(_name).register(cli)
 
 
 def main() -> None:  # console-script entry point

@@ -13,6 +13,7 @@ import click
 from .. import approvals as ap
 from .common import emit, info, output_options, render_rows
 from .export import export_group
+from .figures import figures_group
 
 AGENT_COLUMNS = ["agent", "target", "first_agency", "first_approval_date", "first_indication",
                  "n_events", "n_cancer_groups"]
@@ -145,12 +146,6 @@ def export_approval_events_cmd(fmt, out, events_path):
 
 def register(group: click.Group) -> None:
     group.add_command(approvals_cmd)
-    figures = group.commands.get("figures")
-    if not isinstance(figures, click.Group):
-        figures = click.Group(
-            "figures",
-            help="Write the review's figures as PNG and SVG.\n\n"
-                 "\b\nExample:\n  ici-atlas figures approvals --out figures/",
-        )
-        group.add_command(figures)
-    figures.add_command(figures_approvals_cmd)
+
+
+figures_group.add_command(figures_approvals_cmd)

@@ -19,8 +19,10 @@ _MAX_PROBLEMS_SHOWN = 10
 
 @click.command("classify")
 @click.option("--json", "as_json", is_flag=True, help="Print the run report as JSON on stdout.")
+@click.option("--jobs", type=int, default=1, show_default=True,
+              help="Worker processes that parse and classify (the tables are the same).")
 @db_option
-def classify_cmd(as_json: bool, db_path: Path | None) -> None:
+def classify_cmd(as_json: bool, jobs: int, db_path: Path | None) -> None:
     """Rebuild the derived trial tables (trials, trial_agents, trial_arms, trial_partners,
     trial_cancers, trial_countries) from the stored raw records and the vocabularies.
 
@@ -33,7 +35,7 @@ def classify_cmd(as_json: bool, db_path: Path | None) -> None:
     """
     con = connect(resolve_db(db_path))
     try:
-        report = cl.classify_store(con)
+        report = cl.classify_store(con, jobs=jobs)
     finally:
         con.close()
     info(report.summary())

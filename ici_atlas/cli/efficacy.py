@@ -11,6 +11,7 @@ import click
 from .. import efficacy as ef
 from .common import emit, info, output_options, render_rows
 from .export import export_group
+from .figures import figures_group
 
 _LINE_ALIASES = {"first": "first-line", "later": "later-line", "any": "any",
                  "first-line": "first-line", "later-line": "later-line"}
@@ -173,12 +174,6 @@ def figures_efficacy_cmd(out, tumor, line, agent, target_class, include_unverifi
 
 def register(group: click.Group) -> None:
     group.add_command(orr_cmd)
-    figures = group.commands.get("figures")
-    if not isinstance(figures, click.Group):
-        figures = click.Group(
-            "figures",
-            help="Write the review's figures as PNG and SVG.\n\n"
-                 "\b\nExample:\n  ici-atlas figures efficacy --out figures/",
-        )
-        group.add_command(figures)
-    figures.add_command(figures_efficacy_cmd)
+
+
+figures_group.add_command(figures_efficacy_cmd)

@@ -13,6 +13,7 @@ from .. import landscape as ls
 from ..progress import Progress
 from .common import db_option, emit, info, output_options, resolve_db
 from .export import export_group
+from .figures import figures_group
 
 BISPECIFIC_COLUMNS = ("agent", "target_class", "other_target", "trials", "highest_phase",
                       "approved", "first_approval", "status")
@@ -316,12 +317,6 @@ def export_landscape_cmd(fmt, out, top, target_class, cancer, phases, since, unt
 
 def register(group: click.Group) -> None:
     group.add_command(landscape_group)
-    figures = group.commands.get("figures")
-    if not isinstance(figures, click.Group):
-        figures = click.Group(
-            "figures",
-            help="Write the review's figures as PNG and SVG.\n\n"
-                 "\b\nExample:\n  ici-atlas figures landscape --out figures/",
-        )
-        group.add_command(figures)
-    figures.add_command(_figures_command("figures landscape"))
+
+
+figures_group.add_command(_figures_command("figures landscape"))

@@ -15,8 +15,11 @@ import click
 def _walk(cmd: click.Command, path: list[str]) -> Iterator[tuple[list[str], click.Command]]:
     yield path, cmd
     if isinstance(cmd, click.Group):
-        for name in sorted(cmd.commands):
-            yield from _walk(cmd.commands[name], path + [name])
+        ctx = click.Context(cmd, info_name=path[-1])
+        for name in cmd.list_commands(ctx):
+            sub = cmd.get_command(ctx, name)
+            if sub is not None:
+                yield from _walk(sub, path + [name])
 
 
 def iter_commands() -> Iterator[tuple[str, click.Command]]:

@@ -15,6 +15,7 @@ from .. import db
 from .. import evidence as ev
 from ..errors import InputError
 from .common import db_option, emit, info, output_options, resolve_db
+from .figures import figures_group
 
 NEEDS_TRIALS = (
     "Trial counts need a classified store: run `ici-atlas fetch --from ../shared/data/ctgov` "
@@ -287,12 +288,6 @@ def refs_cmd(numbers, export, fmt):
 def register(group: click.Group) -> None:
     group.add_command(strategies_group)
     group.add_command(refs_cmd)
-    figures = group.commands.get("figures")
-    if not isinstance(figures, click.Group):
-        figures = click.Group(
-            "figures",
-            help="Write the review's figures as PNG and SVG.\n\n"
-                 "\b\nExample:\n  ici-atlas figures landscape --out figures/",
-        )
-        group.add_command(figures)
-    figures.add_command(figures_evidence_cmd)
+
+
+figures_group.add_command(figures_evidence_cmd)

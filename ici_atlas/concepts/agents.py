@@ -36,11 +36,13 @@ class AgentInfo:
     other_target: str | None
     combined_product: bool
     generic: bool = False
+    components: tuple[str, ...] = ()   # agent ids / partner drugs of a combined product
 
     @classmethod
     def of(cls, agent: Agent) -> "AgentInfo":
+        combined = agent.modality in COMBINED_PRODUCTS
         return cls(agent.agent_id, agent.target_class, agent.bispecific, agent.other_target,
-                   agent.modality in COMBINED_PRODUCTS)
+                   combined, components=agent.components if combined else ())
 
 
 GENERIC_AGENTS = {
@@ -103,10 +105,22 @@ class DrugMatcher:
             for name in agent.names():
                 items.append((name, ("agent", info, False)))
         items.extend(generic_phrases())
+        #: agent names and generic wordings only: a yes/no search for the fast path
+        self.agent_regex = PhraseMatcher(list(items)).regex
         for partner in partners:
             for name in partner.names():
                 items.append((name, ("partner", partner, False)))
         self.matcher: PhraseMatcher = PhraseMatcher(items)
+
+    def names_any_agent(self, texts: list[str], descriptions: list[str] = ()) -> bool:
+        """True when any of ``texts`` (folded) or ``descriptions`` (only case-folded, which is
+        cheaper and enough for INNs and most code names) may name a PD-(L)1 agent or a generic
+        wording. Used to skip the arm-by-arm work for the many studies that name none."""
+        search = self.agent_regex.search
+        folded = fold_text(" \u0000 ".join(t for t in texts if t))
+        if folded and search(folded):
+            return True
+        return any(search(d.casefold()) for d in descriptions if d)
 
     def hits(self, text: str, *, generic: bool, partners: bool = True) -> list[DrugHit]:
         """Drugs named in ``text`` (raw); ``generic`` allows the generic agent wordings."""
@@ -159,6 +173,9 @@ _NEGATION = re.compile(
 )
 
 
+_NEGATED_AFTER = re.compile(r"\s*(?:naive|refractory|resistant|pretreated|experienced|failure)\b")
+
+
 def negated(text: str, phrase: str) -> bool:
     """True when the words just before the first mention of ``phrase`` in ``text`` say the
     drug is not given here ("after progression on pembrolizumab", "no immunotherapy")."""
@@ -168,4 +185,4 @@ def negated(text: str, phrase: str) -> bool:
         return False
     before = folded[max(0, at - 60):at]
     after = folded[at + len(phrase):at + len(phrase) + 25]
-    return bool(_NEGATION.search(before)) or bool(re.match(r"\s*(?:naive|refractory|resistant|pretreated|experienced|failure)\b", after))
+    return bool(_NEGATION.search(before)) or bool(_NEGATED_AFTER.match(after))

@@ -14,7 +14,8 @@ interventions (through :mod:`ici_atlas.concepts.partners`).
   descriptions of one cohort often mention the drugs of the others.
 * With no arm groups, all interventions of the study form one arm, labelled
   ``(no arm groups: all interventions)``. A single-group design whose arm groups
-  each list one intervention (one "arm" per drug) is one arm too, labelled ``(single-group design: all arms)``.
+  each list one intervention (one "arm" per drug) is one arm too, labelled
+  ``(single-group design: all arms)``.
 * A monotherapy arm gives PD-(L)1 agent(s) and no partner except surgery; placebo and
   supportive care do not count; a combined product (fixed-dose combination, antibody
   mixture such as nivolumab-relatlimab) is not monotherapy; a bispecific antibody alone is.
@@ -166,4 +167,10 @@ def _regimen(label: str, arm_type: str, roles, extra_agents, unresolved) -> ArmR
             have.add(use.agent.agent_id)
             agents.append(use)
     partners = [(role.intervention.name, p) for role in roles for p in role.partners]
+    # a combined product's parts, named beside it ("Pembrolizumab/Vibostolimab", other name
+    # MK-7684A), are the product, not extra drugs
+    parts = {c for u in agents for c in u.agent.components}
+    if parts:
+        agents = [u for u in agents if u.agent.agent_id not in parts]
+        partners = [(n, p) for n, p in partners if p.partner_drug not in parts]
     return ArmRegimen(label, arm_type, tuple(agents), tuple(partners))

@@ -47,9 +47,14 @@ class CancerHit:
 class CancerClassifier:
     def __init__(self, groups: tuple[CancerGroup, ...], terms: tuple[CancerTerm, ...]):
         self.groups = {g.group_id: g for g in groups}
+        # Specific names first; the generic wordings ("cancer", "tumor") are looked for only
+        # when no specific name matched. Non-cancer phrases shadow shorter terms in both.
+        specific = [t for t in terms if not t.generic]
+        generic = [t for t in terms if t.generic or t.group_id == NOT_CANCER]
         self.matcher: PhraseMatcher[CancerTerm] = PhraseMatcher(
-            [(spelling, term) for term in terms for spelling in term.spellings()]
-        )
+            [(spelling, term) for term in specific for spelling in term.spellings()])
+        self.generic_matcher: PhraseMatcher[CancerTerm] = PhraseMatcher(
+            [(spelling, term) for term in generic for spelling in term.spellings()])
 
     def classify(self, study: Study) -> tuple[CancerHit, ...]:
         """Every group found (with what matched and where), after the rules above."""
@@ -73,16 +78,18 @@ class CancerClassifier:
         if parts:
             folded = fold_text(_SEP.join(parts))
             starts = [0] + [m.end() for m in _SEP_RE.finditer(folded)]
-            for m in self.matcher.finditer(folded):
-                term = m.values[0]
-                if term.group_id == NOT_CANCER:
-                    continue
-                bucket = generic if term.generic else specific
-                key = (term.group_id, term.oncotree_code)
-                if key not in bucket:
-                    field = names[bisect.bisect_right(starts, m.start) - 1]
-                    bucket[key] = CancerHit(term.group_id, term.oncotree_code, m.phrase,
-                                            f"{field}: {term.kind}")
+            for matcher, bucket in ((self.matcher, specific), (self.generic_matcher, generic)):
+                if matcher is self.generic_matcher and specific:
+                    break
+                for m in matcher.finditer(folded):
+                    term = m.values[0]
+                    if term.group_id == NOT_CANCER:
+                        continue
+                    key = (term.group_id, term.oncotree_code)
+                    if key not in bucket:
+                        field = names[bisect.bisect_right(starts, m.start) - 1]
+                        bucket[key] = CancerHit(term.group_id, term.oncotree_code, m.phrase,
+                                                f"{field}: {term.kind}")
         hits = specific or generic
         if not hits:
             return (CancerHit("non-cancer", None, "", "no cancer term in conditions, keywords, "

@@ -2,10 +2,11 @@
 
 Texts and vocabulary names are folded the same way (:func:`fold_text`): case-folded,
 punctuation to spaces, whitespace collapsed (``MK-3475`` folds to ``mk 3475``); each phrase
-is stored in both code spellings (``mk 3475`` and ``mk3475``) so texts need no rewriting. A :class:`PhraseMatcher`
-compiles every phrase into one regular expression built from a character trie, so a text is
-scanned once, in C, whatever the number of phrases; matches are the longest phrase at each
-position, left to right, never overlapping, and always on word boundaries.
+is stored in both code spellings (``mk 3475`` and ``mk3475``) so texts need no rewriting.
+A :class:`PhraseMatcher` compiles every phrase into one regular expression built from a
+character trie, so a text is scanned once, in C, whatever the number of phrases; matches
+are the longest phrase at each position, left to right, never overlapping, and always on
+word boundaries.
 """
 
 from __future__ import annotations

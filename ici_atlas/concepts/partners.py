@@ -35,7 +35,8 @@ _NOT_ACTIVE = re.compile(
     r"\b(?:placebo|placebos|sham|vehicle|saline|dummy|best supportive care|supportive care|"
     r"premedication|antiemetic\w*|ondansetron|granisetron|aprepitant|filgrastim|pegfilgrastim|"
     r"folic acid|vitamin b12|cyanocobalamin|hydration|observation|active monitoring|"
-    r"no intervention|no treatment|questionnaire\w*|blood sample\w*|biopsy)\b"
+    r"no intervention|no treatment|questionnaire\w*|blood sample\w*|biopsy|"
+    r"rescue medications?)\b"
 )
 _SURGERY = re.compile(r"\b(?:surgery|surgical|resection|operation|turbt|\w+ectomy|\w+ectomies)\b")
 
@@ -43,7 +44,7 @@ _SURGERY = re.compile(r"\b(?:surgery|surgical|resection|operation|turbt|\w+ectom
 #: Fallback for an active intervention the partner vocabulary does not name: words that
 #: give its class anyway (first match wins). Everything else unknown is class "other".
 _MODALITY_WORDS = (
-    ("ADC", re.compile(r"\b(?:antibody drug conjugate|adc|\w*(?:deruxtecan|vedotin|govitecan|"
+    ("ADC", re.compile(r"\b(?:antibody drug conjugates?|antibody conjugated?|adc|\w*(?:deruxtecan|vedotin|govitecan|"
                        r"mafodotin|emtansine|duocarmazine|tesirine|ozogamicin|soravtansine))\b")),
     ("vaccine", re.compile(r"\bvaccines?\b")),
     ("cell therapy", re.compile(r"\b(?:car ?t|car ?nk|cart|tils?|nk cells?|t cells?|cell therapy|"
@@ -149,7 +150,7 @@ def classify_intervention(iv: Intervention, matcher: DrugMatcher) -> Interventio
                         for cls in hit.partner.classes:
                             partners.append(PartnerUse(cls, hit.partner.drug, hit.phrase,
                                                        "vocabulary (other name)"))
-        if (agents or partners) and iv.type in ACTIVE_UNKNOWN_TYPES and not not_active:
+        if spans and (agents or partners) and iv.type in ACTIVE_UNKNOWN_TYPES and not not_active:
             # what the name gives beyond the known drugs: "COM701 with Opdivo (Nivolumab)"
             for token in unknown_drugs(folded, spans):
                 found = modality_class(token)
@@ -192,7 +193,10 @@ def _dedupe(items: list) -> tuple:
     seen = set()
     out = []
     for item in items:
-        key = item[0].agent_id if isinstance(item, tuple) else (item.partner_class, item.partner_drug)
+        if isinstance(item, tuple):
+            key = item[0].agent_id
+        else:
+            key = (item.partner_class, item.partner_drug)
         if key not in seen:
             seen.add(key)
             out.append(item)

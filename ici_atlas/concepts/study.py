@@ -61,7 +61,8 @@ def parse_date(text: str | None) -> date | None:
 class Study:
     """One v2 study record with the accessors the classifiers need."""
 
-    __slots__ = ("record", "protocol", "derived", "_arms", "_interventions")
+    __slots__ = ("record", "protocol", "derived", "_arms", "_interventions", "_ident",
+                 "_status", "_design", "_conditions", "_armsint")
 
     def __init__(self, record: dict):
         if not isinstance(record, dict) or not isinstance(record.get("protocolSection"), dict):
@@ -74,11 +75,14 @@ class Study:
         self.derived = _d(record, "derivedSection")
         self._arms: tuple[Arm, ...] | None = None
         self._interventions: tuple[Intervention, ...] | None = None
+        protocol = self.protocol
+        self._ident = _d(protocol, "identificationModule")
+        self._status = _d(protocol, "statusModule")
+        self._design = _d(protocol, "designModule")
+        self._conditions = _d(protocol, "conditionsModule")
+        self._armsint = _d(protocol, "armsInterventionsModule")
 
     # identification -------------------------------------------------------------------
-    @property
-    def _ident(self) -> dict:
-        return _d(self.protocol, "identificationModule")
 
     @property
     def nct_id(self) -> str:
@@ -103,9 +107,6 @@ class Study:
         return _s(self._ident, "acronym")
 
     # status ------------------------------------------------------------------------------
-    @property
-    def _status(self) -> dict:
-        return _d(self.protocol, "statusModule")
 
     @property
     def overall_status(self) -> str:
@@ -140,9 +141,6 @@ class Study:
         return _s(self._lead, "class")
 
     # design ------------------------------------------------------------------------------
-    @property
-    def _design(self) -> dict:
-        return _d(self.protocol, "designModule")
 
     @property
     def study_type(self) -> str:
@@ -169,12 +167,12 @@ class Study:
     # conditions --------------------------------------------------------------------------
     @property
     def conditions(self) -> tuple[str, ...]:
-        return tuple(c for c in _l(_d(self.protocol, "conditionsModule"), "conditions")
+        return tuple(c for c in _l(self._conditions, "conditions")
                      if isinstance(c, str))
 
     @property
     def keywords(self) -> tuple[str, ...]:
-        return tuple(k for k in _l(_d(self.protocol, "conditionsModule"), "keywords")
+        return tuple(k for k in _l(self._conditions, "keywords")
                      if isinstance(k, str))
 
     @property
@@ -187,7 +185,7 @@ class Study:
     def interventions(self) -> tuple[Intervention, ...]:
         if self._interventions is None:
             out = []
-            for iv in _l(_d(self.protocol, "armsInterventionsModule"), "interventions"):
+            for iv in _l(self._armsint, "interventions"):
                 if not isinstance(iv, dict):
                     continue
                 out.append(Intervention(
@@ -203,7 +201,7 @@ class Study:
     def arms(self) -> tuple[Arm, ...]:
         if self._arms is None:
             out = []
-            for arm in _l(_d(self.protocol, "armsInterventionsModule"), "armGroups"):
+            for arm in _l(self._armsint, "armGroups"):
                 if not isinstance(arm, dict):
                     continue
                 out.append(Arm(
@@ -214,6 +212,23 @@ class Study:
                 ))
             self._arms = tuple(out)
         return self._arms
+
+    def drug_texts(self) -> tuple[list[str], list[str]]:
+        """(intervention names, other names, arm labels and arm intervention names;
+        arm descriptions), straight from the record: a cheap look for agent names before
+        the arms are worked out."""
+        texts: list[str] = []
+        for iv in _l(self._armsint, "interventions"):
+            if isinstance(iv, dict):
+                texts.append(_s(iv, "name"))
+                texts.extend(n for n in _l(iv, "otherNames") if isinstance(n, str))
+        descriptions: list[str] = []
+        for arm in _l(self._armsint, "armGroups"):
+            if isinstance(arm, dict):
+                texts.append(_s(arm, "label"))
+                texts.extend(n for n in _l(arm, "interventionNames") if isinstance(n, str))
+                descriptions.append(_s(arm, "description"))
+        return texts, descriptions
 
     # eligibility, locations ------------------------------------------------------------------
     @property

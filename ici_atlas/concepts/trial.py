@@ -11,7 +11,12 @@ from functools import lru_cache
 
 from ici_atlas.concepts.agents import DrugMatcher, default_drug_matcher
 from ici_atlas.concepts.arms import ArmRegimen, classify_arms
-from ici_atlas.concepts.cancers import CancerClassifier, CancerHit, default_cancer_classifier, summarise_cancers
+from ici_atlas.concepts.cancers import (
+    CancerClassifier,
+    CancerHit,
+    default_cancer_classifier,
+    summarise_cancers,
+)
 from ici_atlas.concepts.lines import LineSetting, classify_line_setting
 from ici_atlas.concepts.partners import classify_intervention
 from ici_atlas.concepts.phases import classify_phase
@@ -70,8 +75,13 @@ def classify_study(record: dict, classifiers: Classifiers | None = None) -> Tria
     cl = classifiers or default_classifiers()
     study = Study(record)
     nct = study.nct_id
-    roles = tuple(classify_intervention(iv, cl.drugs) for iv in study.interventions)
-    arms = classify_arms(study, roles, cl.drugs)
+    # Arms and partners are worked out only for studies that name an agent somewhere in
+    # their interventions or arm groups; for the rest (most studies) they cannot matter.
+    if cl.drugs.names_any_agent(*study.drug_texts()):
+        roles = tuple(classify_intervention(iv, cl.drugs) for iv in study.interventions)
+        arms = classify_arms(study, roles, cl.drugs)
+    else:
+        roles, arms = (), ()
     gives = study.study_type in GIVING_STUDY_TYPES
 
     # agents over all arms; a generic id is dropped when a named agent of its class is given
@@ -101,7 +111,11 @@ def classify_study(record: dict, classifiers: Classifiers | None = None) -> Tria
     phases, phase_label = classify_phase(study.phases)
     cancers = cl.cancers.classify(study)
     cancer_groups, oncotree_codes = summarise_cancers(cancers)
-    line = classify_line_setting(study, read_eligibility=cancer_groups != "non-cancer")
+    if cancer_groups != "non-cancer":
+        # eligibility is read for the line of PD-(L)1 trials only (it is long to scan)
+        line = classify_line_setting(study, read_eligibility=is_pd1)
+    else:  # a line of therapy or treatment setting means nothing without a cancer
+        line = LineSetting(None, None, None, None)
     countries = study.countries
     start = study.start_date
     trial = {

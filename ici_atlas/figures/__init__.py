@@ -52,9 +52,10 @@ def save_figure(
     paths = []
     for fmt in formats:
         path = out / f"{name}.{fmt}"
-        metadata = {"Date": None} if fmt in ("svg", "pdf") else {"Software": None}
-        if fmt == "svg":
-            metadata = {"Date": None, "Creator": None}
+        metadata = {
+            "svg": {"Date": None, "Creator": None},
+            "pdf": {"CreationDate": None, "Creator": None, "Producer": None},
+        }.get(fmt, {"Software": None})
         fig.savefig(path, format=fmt, bbox_inches="tight", dpi=200, metadata=metadata)
         paths.append(path)
     plt.close(fig)

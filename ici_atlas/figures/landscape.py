@@ -13,6 +13,7 @@ from typing import Callable, Sequence
 import duckdb
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
+from matplotlib.ticker import MaxNLocator
 
 from .. import landscape as ls
 from ..errors import InputError
@@ -39,6 +40,9 @@ def _note(fig: Figure, text: str) -> None:
     fig.set_layout_engine("constrained", rect=(0, bottom, 1, top - bottom))
     fig.text(0.01, 0.02 / fig.get_figheight(), wrapped, ha="left", va="bottom", fontsize=7,
              color="#555555")
+    # Lay out once and freeze, so every format (and every run) gets the same positions.
+    fig.draw_without_rendering()
+    fig.set_layout_engine("none")
 
 
 def _empty(ax, message: str = "No PD-1/PD-L1 trials match") -> None:
@@ -65,6 +69,7 @@ def _hbars(
         pct = f" ({100.0 * v / total:.1f}%)" if total else ""
         ax.text(v + vmax * 0.01, y, f"{v}{pct}", va="center", fontsize=8)
     ax.set_xlim(0, vmax * 1.25 if vmax else 1)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.tick_params(axis="y", length=0)
 
 
@@ -85,6 +90,7 @@ def plot_phases(rows: Sequence[dict], subtitle: str = "") -> Figure:
         label = f"{v}\n{100.0 * v / total:.1f}%" if total else "0"
         ax.text(x, v + vmax * 0.02, label, ha="center", va="bottom", fontsize=8)
     ax.set_ylim(0, vmax * 1.25)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     _title(fig, "A", f"PD-1/PD-L1 inhibitor trials by phase (n = {total:,})")
     _note(fig, (subtitle + ". " if subtitle else "") + "NA: not applicable (no phase). "
           + SOURCE_NOTE)
@@ -212,6 +218,7 @@ def plot_years(rows: Sequence[dict], subtitle: str = "") -> Figure:
                color=TARGET_COLOURS["PD-1;PD-L1"], label="both kinds")
     ax.set_xlabel("Start year")
     ax.set_ylabel("Number of trials")
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     span = range(min(years), max(years) + 1)
     step = 1 if len(span) <= 15 else 2
     ax.set_xticks([y for y in span if (y - span[0]) % step == 0])
@@ -220,6 +227,14 @@ def plot_years(rows: Sequence[dict], subtitle: str = "") -> Figure:
           + (f"{undated} trial(s) without a start date not shown. " if undated else "")
           + SOURCE_NOTE)
     return fig
+
+
+# ClinicalTrials.gov lead-sponsor classes (API v2 AgencyClass) in words, for the figure.
+SPONSOR_CLASS_LABELS = {
+    "INDUSTRY": "Industry", "OTHER": "Other (academic, hospital ...)", "NIH": "NIH",
+    "FED": "US federal", "OTHER_GOV": "Other government", "NETWORK": "Network",
+    "INDIV": "Individual", "AMBIG": "Ambiguous", "UNKNOWN": "Unknown",
+}
 
 
 def plot_sponsors(rows: Sequence[dict], subtitle: str = "") -> Figure:
@@ -232,7 +247,8 @@ def plot_sponsors(rows: Sequence[dict], subtitle: str = "") -> Figure:
         _empty(ax)
         return fig
     colours = [GREY if r["sponsor"] == OTHERS else PALETTE[2] for r in rows]
-    _hbars(ax, [r["sponsor"] for r in rows], [r["trials"] for r in rows], colours, total)
+    labels = [SPONSOR_CLASS_LABELS.get(r["sponsor"], r["sponsor"]) for r in rows]
+    _hbars(ax, labels, [r["trials"] for r in rows], colours, total)
     _note(fig, (subtitle + ". " if subtitle else "") + SOURCE_NOTE)
     return fig
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import duckdb
 
+from ..db import ensure_schema
 from ..errors import InputError
 from ..runs import now_utc
 from .library import init_library_schema
@@ -47,7 +48,7 @@ class Decision:
 
 def init_decisions_schema(con: duckdb.DuckDBPyConnection) -> None:
     init_library_schema(con)
-    con.execute(SCHEMA)
+    ensure_schema(con, SCHEMA, ("lit_decisions",))
 
 
 def validate_decision(d: Decision, where: str = "decision") -> None:

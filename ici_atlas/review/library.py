@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import duckdb
 import orjson
 
+from ..db import ensure_schema
 from ..ingest import insert_rows
 from ..runs import now_utc
 from ..sources.bibfiles import ImportedRecord
@@ -73,7 +74,7 @@ class LibraryRecord:
 
 def init_library_schema(con: duckdb.DuckDBPyConnection) -> None:
     init_lit_schema(con)
-    con.execute(SCHEMA)
+    ensure_schema(con, SCHEMA, ("lit_imported", "lit_duplicates"))
 
 
 def load_imported(con: duckdb.DuckDBPyConnection, records: list[ImportedRecord], run_id: int) -> tuple[int, int]:

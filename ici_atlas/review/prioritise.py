@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
 
 
 @dataclass(frozen=True)
@@ -34,6 +32,8 @@ class Prioritiser:
     """Ranks unlabelled records; call :meth:`fit` with the labels known so far."""
 
     def __init__(self, records: Sequence[ScreeningText], seed: int = 0):
+        from sklearn.feature_extraction.text import TfidfVectorizer  # heavy: imported on use
+
         self.n = len(records)
         self.rng = np.random.default_rng(seed)
         self.vectoriser = TfidfVectorizer(
@@ -42,13 +42,15 @@ class Prioritiser:
         texts = [r.text for r in records]
         self.features = self.vectoriser.fit_transform(texts) if any(texts) else None
         self.random_order = self.rng.permutation(self.n)
-        self.model: LogisticRegression | None = None
+        self.model = None  # a fitted sklearn LogisticRegression once both classes are labelled
 
     def fit(self, labelled_idx: Sequence[int], labels: Sequence[int]) -> None:
         y = np.asarray(labels)
         if self.features is None or len(set(y.tolist())) < 2:
             self.model = None
             return
+        from sklearn.linear_model import LogisticRegression
+
         model = LogisticRegression(class_weight="balanced", C=1.0, solver="liblinear", max_iter=1000)
         model.fit(self.features[np.asarray(labelled_idx)], y)
         self.model = model

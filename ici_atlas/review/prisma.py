@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass, field
 
 import duckdb
 
+from ..db import table_exists
+from ..errors import StoreError
 from .decisions import init_decisions_schema, latest_decisions
 from .library import query_canonical, query_library
 
@@ -41,8 +43,17 @@ class PrismaCounts:
         return not self.awaiting_screening and not self.awaiting_full_text and not self.problems
 
 
+def empty_prisma() -> PrismaCounts:
+    return PrismaCounts({}, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, {}, 0)
+
+
 def compute_prisma(con: duckdb.DuckDBPyConnection) -> PrismaCounts:
-    init_decisions_schema(con)
+    """Counts from the store; all zero when it holds no literature library (read-only safe)."""
+    if not table_exists(con, "lit_decisions"):
+        try:
+            init_decisions_schema(con)
+        except StoreError:
+            return empty_prisma()
     library = query_library(con)
     canonical = query_canonical(con)
     ids = {r.record_id for r in canonical}

@@ -8,6 +8,7 @@ import xml.etree.ElementTree as ET
 import duckdb
 import orjson
 
+from ..db import ensure_schema
 from ..ingest import insert_rows
 from ..runs import now_utc
 from ..sources.pubmed_xml import PubmedRecord
@@ -53,7 +54,7 @@ _RECORD_COLUMNS = (
 
 
 def init_lit_schema(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(SCHEMA)
+    ensure_schema(con, SCHEMA, ("pubmed_records", "lit_search_hits", "pubmed_trial_links"))
 
 
 def split_articles(xml: bytes) -> dict[str, str]:

@@ -1,0 +1,269 @@
+"""What each dashboard page shows, as JSON-ready dicts (the pages' JSON twins).
+
+Read-only: the store is opened read-only by the app and these functions only SELECT.
+They call the analyses' public functions (landscape, approvals, efficacy, evidence) and
+add the few queries only the dashboard needs (store summary, a trial's registry arms).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, Mapping, Sequence
+
+import duckdb
+import orjson
+
+from .. import approvals as ap
+from .. import efficacy as ef
+from .. import evidence as ev
+from .. import landscape as ls
+from ..classify import query_trial
+from ..db import table_exists
+from ..errors import InputError
+
+NCT_RE = re.compile(r"^NCT\d{8}$")
+REGISTRY_URL = "https://clinicaltrials.gov/study/{nct}"
+REGISTRY_API_URL = "https://clinicaltrials.gov/api/v2/studies/{nct}"
+
+
+def jsonable(value: Any) -> Any:
+    """Dates as ISO text, Decimals as floats, tuples/sets as lists (recursively)."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    return value
+
+
+class NotFound(InputError):
+    """A trial, strategy or page that does not exist (HTTP 404)."""
+
+
+def _one_value(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence = ()) -> Any:
+    return con.execute(sql, list(params)).fetchone()[0]
+
+
+# ---------------------------------------------------------------------------- overview
+
+def query_overview(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    """Store summary, the PD-(L)1 landscape in brief, and the store's recent runs."""
+    ls.check_store(con)
+    counts = con.execute(
+        "SELECT count(*), count(*) FILTER (WHERE is_pd1_pdl1), "
+        "count(*) FILTER (WHERE is_pd1_pdl1 AND has_results), "
+        "count(*) FILTER (WHERE is_pd1_pdl1 AND bispecific) FROM trials").fetchone()
+    raw = _one_value(con, "SELECT count(*) FROM raw_studies")
+    quarantined = _one_value(con, "SELECT count(DISTINCT record_ref) FROM quarantine")
+    runs = []
+    if table_exists(con, "runs"):
+        cur = con.execute(
+            "SELECT run_id, kind, source, status, stored_total, started_at, finished_at, "
+            "tool_version FROM runs ORDER BY run_id DESC LIMIT 10")
+        names = [d[0] for d in cur.description]
+        runs = [dict(zip(names, r)) for r in cur.fetchall()]
+    return jsonable({
+        "store": {"raw_studies": raw, "trials": counts[0], "pd1_pdl1_trials": counts[1],
+                  "pd1_pdl1_with_results": counts[2], "pd1_pdl1_bispecific": counts[3],
+                  "quarantined_records": quarantined},
+        "phases": ls.query_phases(con),
+        "years": ls.query_years(con),
+        "cancers": ls.query_cancers(con, top=12),
+        "partners": ls.query_partners(con, targets_only=True, top=12),
+        "sponsors": ls.query_sponsors(con),
+        "runs": runs,
+    })
+
+
+# ---------------------------------------------------------------------------- one trial
+
+def _registry_arms(record: Mapping[str, Any]) -> dict[str, Any]:
+    ps = record.get("protocolSection") or {}
+    arms_mod = ps.get("armsInterventionsModule") or {}
+    arms = [
+        {"label": a.get("label"), "type": a.get("type"), "description": a.get("description"),
+         "interventions": list(a.get("interventionNames") or [])}
+        for a in arms_mod.get("armGroups") or [] if isinstance(a, dict)
+    ]
+    interventions = [
+        {"type": i.get("type"), "name": i.get("name"), "description": i.get("description"),
+         "other_names": list(i.get("otherNames") or [])}
+        for i in arms_mod.get("interventions") or [] if isinstance(i, dict)
+    ]
+    conditions = list((ps.get("conditionsModule") or {}).get("conditions") or [])
+    return {"arm_groups": arms, "interventions": interventions, "conditions": conditions}
+
+
+def query_trial_page(con: duckdb.DuckDBPyConnection, nct_id: str) -> dict[str, Any]:
+    """A trial's classification with what matched (``classify.query_trial``), the arms and
+    interventions as the registry describes them, and links to the registry record."""
+    nct = nct_id.upper()
+    if not NCT_RE.match(nct):
+        raise NotFound(f"Invalid NCT ID {nct_id!r}; expected NCT followed by 8 digits",
+                       fix="use an ID such as NCT02475213")
+    ls.check_store(con)
+    if not _one_value(con, "SELECT count(*) FROM trials WHERE nct_id = ?", [nct]):
+        raise NotFound(f"Trial {nct!r} is not in the store",
+                       fix="check the NCT ID, or load it with `ici-atlas fetch` and run "
+                           "`ici-atlas classify`")
+    trial = query_trial(con, nct)
+    explain = trial.pop("explain")
+    raw = con.execute("SELECT json FROM raw_studies WHERE nct_id = ?", [nct]).fetchone()
+    registry = _registry_arms(orjson.loads(raw[0])) if raw and raw[0] else {
+        "arm_groups": [], "interventions": [], "conditions": []}
+    return jsonable({
+        "trial": trial,
+        "explain": explain,
+        "registry": registry,
+        "links": {"registry": REGISTRY_URL.format(nct=nct),
+                  "registry_api": REGISTRY_API_URL.format(nct=nct)},
+    })
+
+
+# ---------------------------------------------------------------------------- approvals
+
+APPROVAL_PARAMETERS: dict[str, str] = {
+    "agent": "Agent (INN, code name or brand), e.g. `pembrolizumab`.",
+    "agency": "Agency code: " + ", ".join(f"`{a}`" for a in ap.AGENCIES) + ".",
+    "cancer": "Cancer group or cancer type, e.g. `NSCLC`.",
+    "since": "Events on or after this date (YYYY, YYYY-MM or YYYY-MM-DD).",
+    "status": "`active`, `superseded` or `withdrawn`.",
+    "verified": "`yes`: only rows checked against their source.",
+}
+
+
+def query_approvals_page(params: Mapping[str, str]) -> dict[str, Any]:
+    """Approval events passing the filters (date order), each agent's first approval,
+    and the review's headline counts recomputed from all events."""
+    events = ap.load_approval_events()
+    verified = params.get("verified", "").lower()
+    if verified not in ("", "yes", "no"):
+        raise InputError(f"Invalid verified {verified!r}; expected one of ['yes', 'no']",
+                         fix="use verified=yes to keep only verified rows")
+    chosen = ap.query_approvals(
+        events, agent=params.get("agent") or None, agency=params.get("agency") or None,
+        cancer=params.get("cancer") or None, since=params.get("since") or None,
+        status=params.get("status") or None, verified_only=verified == "yes")
+    first = ap.first_approvals([e for e in chosen if e.status != "withdrawn"])
+    return jsonable({
+        "filters": {k: v for k, v in params.items() if v},
+        "events": [e.as_row() for e in chosen],
+        "first_approvals": [
+            {"agent": a, "target": ap.target_label(a), "agency": e.agency, "date": str(e.date),
+             "indication": e.indication, "verified": e.verified}
+            for a, e in sorted(first.items(), key=lambda kv: (kv[1].date, kv[0]))
+        ],
+        "headline_counts": ap.summarize_counts(events),
+        "agencies": {code: name for code, (_, name) in ap.AGENCIES.items()},
+    })
+
+
+# ---------------------------------------------------------------------------- ORR
+
+ORR_PARAMETERS: dict[str, str] = {
+    "tumor": "Tumour group id, e.g. `NSCLC`.",
+    "line": "`first-line`, `later-line` or `any`.",
+    "agent": "Agent id, e.g. `nivolumab`.",
+    "class": "`PD-1` or `PD-L1`.",
+    "by": "Subgroups: comma-separated keys from " + ", ".join(f"`{k}`" for k in ef.GROUP_KEYS)
+          + " (default `tumor,line`).",
+    "unverified": "`yes`: include rows whose numbers were not checked against the source.",
+}
+
+
+def _arm_interval(arm: ef.OrrArm) -> tuple[float | None, float | None]:
+    if arm.orr is None:
+        return None, None
+    row = ef.pool_orr([arm], by=("trial",))[0]  # one arm: exact Clopper-Pearson interval
+    return row["ci_lb"], row["ci_ub"]
+
+
+def query_orr_page(params: Mapping[str, str]) -> dict[str, Any]:
+    """ORR arms passing the filters and their pooled ORR per subgroup, each subgroup with
+    its arms (exact 95% intervals) for the forest plot."""
+    unverified = params.get("unverified", "").lower()
+    if unverified not in ("", "yes", "no"):
+        raise InputError(f"Invalid unverified {unverified!r}; expected one of ['yes', 'no']",
+                         fix="use unverified=yes to include unverified rows")
+    by_text = params.get("by") or "tumor,line"
+    by = tuple(b.strip() for b in by_text.split(",") if b.strip())
+    if not by or len(by) > 3:
+        raise InputError(f"Invalid by {by_text!r}; expected 1 to 3 comma-separated keys "
+                         f"from {sorted(ef.GROUP_KEYS)}", fix="use e.g. by=tumor,line")
+    arms = ef.query_orr_arms(tumor=params.get("tumor") or None, line=params.get("line") or None,
+                             agent=params.get("agent") or None,
+                             target_class=params.get("class") or None,
+                             include_unverified=unverified == "yes")
+    pooled = ef.pool_orr(arms, by=by)
+    attrs = [ef.GROUP_KEYS[b] for b in by]
+    members: dict[tuple, list[dict]] = {}
+    for arm in arms:
+        lo, hi = _arm_interval(arm)
+        row = {"trial": arm.trial, "arm": arm.arm, "nct_id": arm.nct_id, "agent": arm.agent,
+               "tumor_group": arm.tumor_group, "line": arm.line,
+               "n_evaluable": arm.n_evaluable, "responders": arm.responders, "orr": arm.orr,
+               "ci_lb": lo, "ci_ub": hi, "verified": arm.verified, "source": arm.source}
+        members.setdefault(tuple(str(getattr(arm, a)) for a in attrs), []).append(row)
+    subgroups = []
+    for row in pooled:
+        key = tuple(str(row[b]) for b in by)
+        subgroups.append({**row, "label": " / ".join(key), "arms": members.get(key, [])})
+    return jsonable({
+        "filters": {k: v for k, v in params.items() if v},
+        "by": list(by),
+        "arms": len(arms),
+        "subgroups": subgroups,
+    })
+
+
+# ---------------------------------------------------------------------------- strategies
+
+STRATEGY_PARAMETERS: dict[str, str] = {
+    "category": "Figure 6 category (prefix or part of its name), e.g. `TME`.",
+    "target": "Text in target, intervention, partner classes or agents, e.g. `CTLA-4`.",
+    "phenotype": "Tumour phenotype key, e.g. `cold`.",
+    "evidence": "Evidence level; a `+` suffix keeps that level or stronger, e.g. `phase 2+`.",
+}
+
+
+def query_strategies_page(con: duckdb.DuckDBPyConnection, params: Mapping[str, str],
+                          table: Sequence[dict] | None = None) -> dict[str, Any]:
+    """Strategies passing the filters with the number of PD-(L)1 trials in the store that
+    test them (``table``: a cached :func:`evidence.query_strategy_table` result)."""
+    kb = ev.load_strategies()
+    chosen = ev.query_strategies(kb, category=params.get("category") or None,
+                                 target=params.get("target") or None,
+                                 phenotype=params.get("phenotype") or None,
+                                 evidence=params.get("evidence") or None)
+    if table is None:
+        table = ev.query_strategy_table(con, kb.strategies)
+    by_id = {r["id"]: r for r in table}
+    rows = [by_id[s.id] for s in chosen]
+    return jsonable({
+        "filters": {k: v for k, v in params.items() if v},
+        "note": ev.RESEARCH_NOTE,
+        "categories": list(ev.CATEGORIES),
+        "strategies": rows,
+    })
+
+
+def query_strategy_page(con: duckdb.DuckDBPyConnection, strategy_id: str) -> dict[str, Any]:
+    """One strategy and the PD-(L)1 trials in the store that test it (what matched)."""
+    kb = ev.load_strategies()
+    found = [s for s in kb.strategies if s.id == strategy_id]
+    if not found:
+        raise NotFound(f"Strategy {strategy_id!r} is not in the knowledge base",
+                       fix="pick a strategy from /strategies")
+    strategy = found[0]
+    trials = ev.query_strategy_trials(con, strategy) if ev.store_is_classified(con) else []
+    return jsonable({
+        "strategy": strategy.as_row(),
+        "note": ev.RESEARCH_NOTE,
+        "summary": ev.summarize_trials(trials),
+        "trials": trials,
+    })

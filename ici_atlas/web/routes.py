@@ -1,0 +1,282 @@
+"""The dashboard's pages: URL patterns, handlers, and what each page's template gets.
+
+A handler returns a :class:`~ici_atlas.web.app.Page` whose ``data`` is the page's JSON
+twin; charts and form choices are added for the HTML only, drawn from the same rows.
+:data:`ROUTES` is also what ``/openapi.json`` describes (see :mod:`ici_atlas.web.openapi`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any, Callable
+from urllib.parse import urlencode
+
+from markupsafe import Markup, escape
+
+from .. import efficacy as ef
+from .. import evidence as ev
+from ..approvals import AGENCIES, STATUSES
+from . import charts, data, explorer
+
+if TYPE_CHECKING:
+    from .app import DashboardApp, Page, Raw, Request
+
+
+@dataclass(frozen=True)
+class Route:
+    """One page. ``path`` is its OpenAPI template (``/trials/{nct_id}``); the page answers
+    at ``path``, ``path.json`` (or ``/index.json`` for ``/``) and ``path`` with Accept JSON."""
+
+    name: str
+    path: str
+    handler: Callable[..., Any]
+    summary: str
+    parameters: dict[str, str] = field(default_factory=dict)
+    path_parameters: dict[str, tuple[str, str, str]] = field(default_factory=dict)  # name: (regex, description, example)
+    response_keys: tuple[str, ...] = ()
+    json_twin: bool = True
+    content_type: str = "application/json"
+
+    @property
+    def json_path(self) -> str:
+        if not self.json_twin:
+            return self.path
+        return "/index.json" if self.path == "/" else self.path + ".json"
+
+    def match(self, path: str) -> dict[str, str] | None:
+        """Path parameters when ``path`` is this page (HTML or JSON twin), else None."""
+        params = tuple((n, r) for n, (r, _, _) in self.path_parameters.items())
+        for template in (self.path, self.json_path):
+            found = _compile(template, params).match(path)
+            if found:
+                return found.groupdict()
+        return None
+
+
+@lru_cache(maxsize=64)
+def _compile(template: str, params: tuple[tuple[str, str], ...]) -> re.Pattern:
+    pattern = re.escape(template)
+    for name, regex in params:
+        pattern = pattern.replace(re.escape("{" + name + "}"), f"(?P<{name}>{regex})")
+    return re.compile("^" + pattern + "$")
+
+
+# ---------------------------------------------------------------------------- template helpers
+
+def _pct(value: Any, digits: int = 1) -> str:
+    return "–" if value is None else f"{float(value) * 100:.{digits}f}%"
+
+
+def _yesno(value: Any) -> str:
+    return "–" if value is None else ("yes" if value else "no")
+
+
+def _qs(pairs: Any) -> str:
+    return urlencode(list(pairs.items()) if isinstance(pairs, dict) else list(pairs))
+
+
+def _link_sources(text: str) -> Markup:
+    """Source cells: http(s) URLs become links, PMIDs and DOIs link to their resolvers,
+    everything else stays text (escaped)."""
+    parts = []
+    for token in re.split(r"\s*;\s*", text or ""):
+        if not token:
+            continue
+        url = None
+        if re.match(r"^https?://[^\s\"'<>]+$", token):
+            url = token
+        elif re.match(r"^PMID:?\s*\d{1,9}$", token, re.I):
+            url = "https://pubmed.ncbi.nlm.nih.gov/" + re.sub(r"\D", "", token) + "/"
+        elif re.match(r"^(doi:)?10\.\d{4,9}/\S+$", token, re.I):
+            url = "https://doi.org/" + re.sub(r"^doi:", "", token, flags=re.I)
+        if url:
+            parts.append(Markup('<a href="{}" rel="noopener noreferrer">{}</a>').format(url, token))
+        else:
+            parts.append(escape(token))
+    return Markup("; ").join(parts)
+
+
+def install_filters(env) -> None:
+    env.filters.update(pct=_pct, yesno=_yesno, qs=_qs, sources=_link_sources)
+
+
+# ---------------------------------------------------------------------------- handlers
+
+def _page(*args, **kwargs) -> "Page":
+    from .app import Page
+
+    return Page(*args, **kwargs)
+
+
+def _year_bars(rows: list[dict]) -> list[tuple[object, int]]:
+    """(year, trials) for every year from the first to the last (zeros filled in), then
+    trials without a start date as ``n/a``."""
+    counts = {r["start_year"]: r["trials"] for r in rows}
+    years = [y for y in counts if y is not None]
+    bars: list[tuple[object, int]] = [(y, counts.get(y, 0))
+                                      for y in range(min(years), max(years) + 1)] if years else []
+    if None in counts:
+        bars.append(("n/a", counts[None]))
+    return bars
+
+
+def overview(app: "DashboardApp", req: "Request") -> "Page":
+    req.single(())
+    d = app.cached("overview", lambda: app.read(data.query_overview))
+    ctx = {
+        "phase_chart": charts.render_hbars([(r["phase"], r["trials"]) for r in d["phases"]],
+                                           "PD-(L)1 trials per phase", "chart-phases"),
+        "year_chart": charts.render_columns(_year_bars(d["years"]),
+                                            "PD-(L)1 trials per start year", "chart-years"),
+        "cancer_chart": charts.render_hbars([(r["label"], r["trials"]) for r in d["cancers"]],
+                                            "PD-(L)1 trials per cancer group", "chart-cancers"),
+        "partner_chart": charts.render_hbars(
+            [(r["partner_class"], r["trials"]) for r in d["partners"]],
+            "PD-(L)1 trials per partner target", "chart-partners"),
+    }
+    return _page(d, "overview.html", "Overview", ctx)
+
+
+def _facets(app: "DashboardApp") -> explorer.Facets:
+    return app.cached("facets", lambda: app.read(explorer.query_facets))
+
+
+def trials(app: "DashboardApp", req: "Request") -> "Page":
+    facets = _facets(app)
+    eq = explorer.parse_explorer_query(req.params, facets)
+    result = app.read(lambda cur: explorer.query_explorer(cur, eq))
+    d = {"filters": eq.filters(), "sort": eq.sort, "order": eq.order, **result,
+         "facets": {k: [{"value": v, "pd1_trials": n} for v, n in vals]
+                    for k, vals in facets.values.items()}}
+    ctx = {
+        "eq": eq,
+        "facet_values": facets.values,
+        "sort_keys": list(explorer.SORT_COLUMNS),
+        "phase_chart": charts.render_hbars([(r["phase"], r["trials"]) for r in result["by_phase"]],
+                                           "Selected trials per phase", "chart-phases"),
+        "year_chart": charts.render_columns(_year_bars(result["by_year"]),
+                                            "Selected trials per start year",
+                                            "chart-years"),
+        "csv_url": "/trials.csv?" + urlencode(eq.query_pairs(page=None, per_page=None)),
+        "page_url": lambda **kw: "/trials?" + urlencode(eq.query_pairs(**kw)),
+    }
+    return _page(d, "trials.html", "Trials explorer", ctx)
+
+
+def trials_csv(app: "DashboardApp", req: "Request") -> "Raw":
+    from .app import Raw
+
+    eq = explorer.parse_explorer_query(req.params, _facets(app))
+
+    def body():  # the cursor opens when the first chunk is asked for (never for HEAD)
+        cur = app.cursor()
+        try:
+            yield from explorer.iter_explorer_csv(cur, eq)
+        finally:
+            cur.close()
+
+    return Raw("text/csv; charset=utf-8", body(),
+               [("Content-Disposition", 'attachment; filename="ici-atlas-trials.csv"')])
+
+
+def trial(app: "DashboardApp", req: "Request", nct_id: str) -> "Page":
+    req.single(())
+    d = app.read(lambda cur: data.query_trial_page(cur, nct_id))
+    return _page(d, "trial.html", d["trial"]["nct_id"])
+
+
+def approvals(app: "DashboardApp", req: "Request") -> "Page":
+    params = req.single(data.APPROVAL_PARAMETERS)
+    d = data.query_approvals_page(params)
+    ctx = {
+        "params": params,
+        "agencies": list(AGENCIES),
+        "statuses": list(STATUSES),
+        "timeline": charts.render_timeline(d["first_approvals"], d["events"],
+                                           "Approvals of PD-(L)1 agents over time"),
+    }
+    return _page(d, "approvals.html", "Approvals", ctx)
+
+
+def orr(app: "DashboardApp", req: "Request") -> "Page":
+    params = req.single(data.ORR_PARAMETERS)
+    d = data.query_orr_page(params)
+    all_arms = ef.load_orr_arms()
+    ctx = {
+        "params": params,
+        "tumors": sorted({a.tumor_group for a in all_arms}),
+        "agents": sorted({a.agent for a in all_arms}),
+        "lines": list(ef.LINES),
+        "classes": list(ef.TARGET_CLASSES),
+        "groupings": ["tumor,line", "tumor", "group,line", "agent", "class,line", "line"],
+        "forest": charts.render_forest(d["subgroups"], "ORR per arm and pooled per subgroup"),
+    }
+    return _page(d, "orr.html", "ORR explorer", ctx)
+
+
+def _strategy_table(app: "DashboardApp") -> list[dict]:
+    return app.cached("strategy_table", lambda: app.read(
+        lambda cur: ev.query_strategy_table(cur, ev.load_strategies().strategies)))
+
+
+def strategies(app: "DashboardApp", req: "Request") -> "Page":
+    params = req.single(data.STRATEGY_PARAMETERS)
+    d = data.query_strategies_page(None, params, table=_strategy_table(app))
+    ctx = {"params": params, "phenotypes": sorted(ev.load_strategies().phenotypes),
+           "levels": list(ev.EVIDENCE_LEVELS)}
+    return _page(d, "strategies.html", "Strategies", ctx)
+
+
+def strategy(app: "DashboardApp", req: "Request", strategy_id: str) -> "Page":
+    req.single(())
+    d = app.read(lambda cur: data.query_strategy_page(cur, strategy_id))
+    return _page(d, "strategy.html", d["strategy"]["id"])
+
+
+def openapi(app: "DashboardApp", req: "Request") -> "Raw":
+    from .app import Raw, json_bytes
+    from .openapi import build_openapi
+
+    req.single(())
+    return Raw("application/json", [json_bytes(build_openapi())])
+
+
+_NCT = (r"NCT\d{8}", "NCT ID of a trial in the store.", "NCT02475213")
+_SID = (r"[a-z0-9][a-z0-9\-]{0,80}", "Strategy id from /strategies.", "oncolytic-virus")
+
+ROUTES: tuple[Route, ...] = (
+    Route("overview", "/", overview, "Store summary and the PD-(L)1 landscape in brief.",
+          response_keys=("store", "phases", "years", "cancers", "partners", "sponsors", "runs")),
+    Route("trials_csv", "/trials.csv", trials_csv,
+          "CSV of every trial in the explorer's current selection (all pages).",
+          explorer.PARAMETERS, json_twin=False, content_type="text/csv"),
+    Route("trials", "/trials", trials,
+          "Trials explorer: filtered, sorted, paginated trials with counts per phase and year.",
+          explorer.PARAMETERS,
+          response_keys=("filters", "sort", "order", "total", "page", "per_page", "pages",
+                         "rows", "by_phase", "by_year", "facets")),
+    Route("trial", "/trials/{nct_id}", trial,
+          "One trial: its classification with the rule or synonym that matched, its arms, "
+          "and links to the registry record.",
+          path_parameters={"nct_id": _NCT},
+          response_keys=("trial", "explain", "registry", "links")),
+    Route("approvals", "/approvals", approvals,
+          "Approval events (timeline), first approvals per agent and headline counts.",
+          data.APPROVAL_PARAMETERS,
+          response_keys=("filters", "events", "first_approvals", "headline_counts", "agencies")),
+    Route("orr", "/orr", orr,
+          "ORR of PD-(L)1 monotherapy arms, pooled per subgroup (forest plot).",
+          data.ORR_PARAMETERS, response_keys=("filters", "by", "arms", "subgroups")),
+    Route("strategies", "/strategies", strategies,
+          "Resistance-overcoming strategies with the number of PD-(L)1 trials testing them.",
+          data.STRATEGY_PARAMETERS,
+          response_keys=("filters", "note", "categories", "strategies")),
+    Route("strategy", "/strategies/{strategy_id}", strategy,
+          "One strategy and the PD-(L)1 trials in the store that test it.",
+          path_parameters={"strategy_id": _SID},
+          response_keys=("strategy", "note", "summary", "trials")),
+    Route("openapi", "/openapi.json", openapi, "This OpenAPI description.", json_twin=False,
+          response_keys=("openapi", "info", "paths", "components")),
+)
