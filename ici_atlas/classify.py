@@ -11,6 +11,7 @@ and left out; the rest continue. Each run is a ``runs`` row of kind ``classify``
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import multiprocessing
 from dataclasses import dataclass, field
@@ -181,6 +182,8 @@ def classify_store(con: duckdb.DuckDBPyConnection, classifiers: Classifiers | No
     report = ClassifyReport(run_id=run_id, raw_records=total)
     reader = con.cursor()
     pool = None
+    gc_was_enabled = gc.isenabled()
+    gc.disable()  # parsed records and result rows hold no reference cycles
     try:
         with transaction(con):
             create_derived_tables(con)
@@ -226,6 +229,8 @@ def classify_store(con: duckdb.DuckDBPyConnection, classifiers: Classifiers | No
         finish_run(con, run_id, status, message)
         raise
     finally:
+        if gc_was_enabled:
+            gc.enable()
         if pool is not None:
             pool.terminate()
             pool.join()

@@ -7,6 +7,8 @@ from sources and how it got there.
 
 from __future__ import annotations
 
+import os
+import re
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -16,6 +18,11 @@ import duckdb
 from .errors import StoreError
 
 SCHEMA_VERSION = "1"
+
+# DuckDB spills to disk past this; keeps a full load + classify of 200,000 studies under
+# 2 GiB of memory (docs/performance.md). Override with ICI_ATLAS_DUCKDB_MEMORY.
+ENV_MEMORY_LIMIT = "ICI_ATLAS_DUCKDB_MEMORY"
+DEFAULT_MEMORY_LIMIT = "1GB"
 
 CORE_SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -112,9 +119,19 @@ def connect(path: str | Path, read_only: bool = False) -> duckdb.DuckDBPyConnect
             f"Cannot open database {str(path)!r}: {exc}",
             fix="Close other ici-atlas processes using it, or pass another --db PATH.",
         ) from exc
+    memory = os.environ.get(ENV_MEMORY_LIMIT, DEFAULT_MEMORY_LIMIT)
+    if memory:
+        con.execute(f"SET memory_limit = '{_check_memory(memory)}'")
     if not read_only:
         init_schema(con)
     return con
+
+
+def _check_memory(value: str) -> str:
+    if not re.fullmatch(r"\d+(\.\d+)?\s*(KB|MB|GB|KiB|MiB|GiB)", value.strip(), flags=re.I):
+        raise StoreError(f"Invalid {ENV_MEMORY_LIMIT} {value!r}; expected e.g. '1GB' or '512MB'",
+                         fix=f"Set {ENV_MEMORY_LIMIT} to a size such as 2GB, or unset it.")
+    return value.strip()
 
 
 def init_schema(con: duckdb.DuckDBPyConnection) -> None:

@@ -193,7 +193,7 @@ def _check_fields(path: Path, kind: str, entry: Any, fields: dict, optional: dic
     if unknown:
         raise VocabularyError(
             f"{path.name} {kind} {ident!r}: unknown field(s) {sorted(unknown)}",
-            fix=f"remove them or add them to the schema in ici_atlas/evidence.py and docs/strategies.md",
+            fix="remove them or add them to the schema in ici_atlas/evidence.py and docs/strategies.md",
         )
     return ident
 

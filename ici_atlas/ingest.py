@@ -15,6 +15,7 @@ records twice changes nothing.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import math
 from dataclasses import dataclass, field
@@ -41,6 +42,7 @@ from .sources.ctgov_files import (
 from .sources.ctgov_query import StudyQuery, query_key
 
 _BATCH = 500
+_FILE_BATCH = 2_000  # studies per transaction when loading files (memory: one batch)
 
 def content_hash(study: dict) -> str:
     """sha256 of the canonical JSON (sorted keys, compact) of a study."""
@@ -197,64 +199,96 @@ _RECORD_COLUMNS = (("run_id", "BIGINT"), ("chunk_index", "INTEGER"), ("nct_id", 
 # --- local files --------------------------------------------------------------------------------
 
 
-def _better(new: FoundRecord, old: FoundRecord) -> bool:
+def _better(new: FoundRecord, old: "FoundRecord | _Seen") -> bool:
     """Keep the later lastUpdatePostDate; on a tie prefer v2 JSON, then the first seen."""
     if new.last_update != old.last_update:
         return new.last_update > old.last_update
     return new.source_format == "v2-json" and old.source_format != "v2-json"
 
 
+@dataclass(frozen=True)
+class _Seen:
+    """What is remembered of a study already stored in this run (to resolve duplicates)."""
+
+    last_update: str
+    source_format: str
+
+
 def load_files(con: duckdb.DuckDBPyConnection, path: str | Path) -> RunResult:
-    """Load every study record under ``path`` (see :mod:`ici_atlas.sources.ctgov_files`)."""
+    """Load every study record under ``path`` (see :mod:`ici_atlas.sources.ctgov_files`).
+
+    Streams: records are stored in batches as they are read, so memory holds one batch,
+    not the input. A study found again later in the input is a duplicate; the copy with the
+    later ``lastUpdatePostDate`` (then v2 JSON, then the first seen) is the one kept.
+    """
     path = Path(path)
     source = str(path.resolve())
     run_id = start_run(con, "load", source, None, {"path": source})
     counts = Counts()
     found = duplicates = 0
-    best: dict[str, FoundRecord] = {}
+    seen: dict[str, _Seen] = {}  # NCT ID -> the copy stored so far in this run
+    batch: dict[str, FoundRecord] = {}
+    replacements: list[FoundRecord] = []
     skipped: list[dict] = []
     formats: dict[str, int] = {}
-    bar = Progress(f"reading {path}")
-    try:
-        with transaction(con):
-            for item in read_study_files(path):
-                bar.advance()
-                if isinstance(item, SkippedFile):
-                    skipped.append({"file": item.ref, "reason": item.reason})
-                    continue
-                found += 1
-                formats[item.source_format] = formats.get(item.source_format, 0) + 1
-                if item.error:
-                    counts.quarantined += 1
-                    quarantine_record(
-                        con, run_id, source, item.ref, item.field, item.error, item.raw
-                    )
-                    continue
-                nct = item.nct_id
-                if nct in best:
-                    duplicates += 1
-                    if _better(item, best[nct]):
-                        best[nct] = item
-                else:
-                    best[nct] = item
-        bar.close()
-        records = list(best.values())
-        bar = Progress("storing studies", total=len(records))
-        for start in range(0, len(records), _BATCH):
-            batch = records[start : start + _BATCH]
+    bar = Progress(f"loading {path}")
+
+    def flush() -> None:
+        if batch:
             with transaction(con):
-                store_studies(
-                    con, run_id, source,
-                    [(r.study, r.source_format, r.original) for r in batch], counts,
-                )
+                store_studies(con, run_id, source,
+                              [(r.study, r.source_format, r.original) for r in batch.values()], counts)
                 insert_rows(con, "run_records", _RECORD_COLUMNS,
-                            [[run_id, 0, r.nct_id] for r in batch], or_ignore=True)
-            bar.advance(len(batch))
+                            [[run_id, 0, nct] for nct in batch], or_ignore=True)
+            for nct, r in batch.items():
+                seen[nct] = _Seen(r.last_update, r.source_format)
+            batch.clear()
+        if replacements:
+            # a better copy of a study stored earlier in this run: overwrite it, but the
+            # study was already counted (new/updated/unchanged) when first stored
+            with transaction(con):
+                store_studies(con, run_id, source,
+                              [(r.study, r.source_format, r.original) for r in replacements], Counts())
+            for r in replacements:
+                seen[r.nct_id] = _Seen(r.last_update, r.source_format)
+            replacements.clear()
+
+    gc_was_enabled = gc.isenabled()
+    gc.disable()  # parsed studies hold no reference cycles; the cyclic GC only costs time here
+    try:
+        for item in read_study_files(path):
+            bar.advance()
+            if isinstance(item, SkippedFile):
+                skipped.append({"file": item.ref, "reason": item.reason})
+                continue
+            found += 1
+            formats[item.source_format] = formats.get(item.source_format, 0) + 1
+            if item.error:
+                counts.quarantined += 1
+                quarantine_record(con, run_id, source, item.ref, item.field, item.error, item.raw)
+                continue
+            nct = item.nct_id
+            if nct in batch:
+                duplicates += 1
+                if _better(item, batch[nct]):
+                    batch[nct] = item
+            elif nct in seen:
+                duplicates += 1
+                if _better(item, seen[nct]):
+                    replacements.append(item)
+            else:
+                batch[nct] = item
+            if len(batch) >= _FILE_BATCH or len(replacements) >= _FILE_BATCH:
+                flush()
+        flush()
         bar.close()
     except BaseException as exc:
         status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
         finish_run(con, run_id, status, f"{type(exc).__name__}: {exc}")
         raise
+    finally:
+        if gc_was_enabled:
+            gc.enable()
     reasons: dict[str, int] = {}
     for s in skipped:
         key = s["reason"].split(":")[0] if "table" in s["reason"] else s["reason"]

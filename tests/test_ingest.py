@@ -203,3 +203,22 @@ def test_an_older_copy_does_not_overwrite_a_newer_one(studies, db_path):
         store_studies(con, 2, "b", [(older, "v2-json", None)], counts)
         kept = con.execute("SELECT content_hash FROM raw_studies").fetchone()[0]
     assert counts.kept_newer == 1 and counts.unchanged == 1 and kept == content_hash(newer)
+
+
+def test_streaming_batches_resolve_duplicates_like_one_batch(ctgov_data, tmp_path, monkeypatch):
+    """Loading in tiny batches (duplicates spread over batches) stores exactly what one big
+    batch stores. dgg32__clinical-trials-public holds 61 v2 records of 51 studies."""
+    from ici_atlas import db, ingest
+
+    folder = ctgov_data / "dgg32__clinical-trials-public"
+    results = {}
+    for size in (1, 10_000):
+        monkeypatch.setattr(ingest, "_FILE_BATCH", size)
+        con = db.connect(tmp_path / f"b{size}.duckdb")
+        run = ingest.load_files(con, folder)
+        rows = con.execute("SELECT nct_id, content_hash, last_update_posted FROM raw_studies ORDER BY 1").fetchall()
+        results[size] = (run.counts.stored, run.duplicates, rows)
+        con.close()
+    assert results[1] == results[10_000]
+    stored, duplicates, rows = results[1]
+    assert len(rows) == stored == 51 and duplicates == 10

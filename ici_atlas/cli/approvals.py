@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from .. import approvals as ap
-from .common import emit, info, output_options, render_rows
+from .common import emit, export_options, info, output_options, write_rows
 from .export import export_group
 from .figures import figures_group
 
@@ -97,25 +97,10 @@ def figures_approvals_cmd(out, events_path):
         info(f"wrote {path}")
 
 
-def _write(rows, columns, fmt: str, out: Path | None) -> None:
-    text = render_rows(rows, fmt, columns)
-    if out is None:
-        click.echo(text, nl=False)
-    else:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(text, encoding="utf-8")
-        info(f"wrote {out} ({len(rows)} rows)")
-
-
-FORMAT = click.option("--format", "fmt", type=click.Choice(["csv", "tsv", "json"]), default="csv",
-                      show_default=True, help="Output format.")
-OUT = click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-                   help="Write to this file instead of stdout.")
 
 
 @export_group.command("approvals")
-@FORMAT
-@OUT
+@export_options()
 @events_option
 def export_approvals_cmd(fmt, out, events_path):
     """One row per approved agent: target, first agency, first approval date (YYYY-MM-DD, or
@@ -125,12 +110,11 @@ def export_approvals_cmd(fmt, out, events_path):
     Example:
       ici-atlas export approvals --format csv > approvals.csv
     """
-    _write(ap.summarize_agents(_load(events_path)), AGENT_COLUMNS, fmt, out)
+    write_rows(ap.summarize_agents(_load(events_path)), AGENT_COLUMNS, fmt, out)
 
 
 @export_group.command("approval-events")
-@FORMAT
-@OUT
+@export_options()
 @events_option
 def export_approval_events_cmd(fmt, out, events_path):
     """Every approval event with all its columns (agent, agency, date, indication, cancer group
@@ -141,7 +125,7 @@ def export_approval_events_cmd(fmt, out, events_path):
       ici-atlas export approval-events --format tsv --out approval_events.tsv
     """
     events = sorted(_load(events_path), key=lambda e: (e.date, e.agent, e.event_id))
-    _write([e.as_row() for e in events], list(ap.COLUMNS), fmt, out)
+    write_rows([e.as_row() for e in events], list(ap.COLUMNS), fmt, out)
 
 
 def register(group: click.Group) -> None:

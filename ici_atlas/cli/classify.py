@@ -11,7 +11,7 @@ import click
 from .. import classify as cl
 from ..db import connect
 from ..errors import InputError
-from .common import _jsonable, db_option, info, render_rows, resolve_db
+from .common import _jsonable, db_option, export_options, info, resolve_db, write_rows
 from .export import export_group
 
 _MAX_PROBLEMS_SHOWN = 10
@@ -123,10 +123,7 @@ def trial_cmd(nct_id: str, as_json: bool, db_path: Path | None) -> None:
 
 
 @export_group.command("trials")
-@click.option("--format", "fmt", type=click.Choice(["tsv", "csv", "json", "parquet"]),
-              default="tsv", show_default=True, help="Output format (parquet needs --out).")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write to this file instead of stdout.")
+@export_options(("tsv", "csv", "json", "parquet"), default="tsv")
 @click.option("--pd1-only", is_flag=True, help="Only PD-1/PD-L1 trials (default: every stored trial).")
 @db_option
 def export_trials_cmd(fmt: str, out: Path | None, pd1_only: bool, db_path: Path | None) -> None:
@@ -155,13 +152,7 @@ def export_trials_cmd(fmt: str, out: Path | None, pd1_only: bool, db_path: Path 
         rows = cl.query_trials_export(con, pd1_only)
     finally:
         con.close()
-    text = render_rows(rows, fmt, list(cl.EXPORT_COLUMNS))
-    if out is None:
-        sys.stdout.write(text)
-    else:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(text, encoding="utf-8")
-        info(f"wrote {len(rows):,} trials to {out}")
+    write_rows(rows, list(cl.EXPORT_COLUMNS), fmt, out, "trials")
 
 
 def register(group: click.Group) -> None:

@@ -102,3 +102,31 @@ def emit(rows: Sequence[dict], fmt: str = "table", columns: Sequence[str] | None
 def info(message: str) -> None:
     """A message for the person at the terminal (stderr, never mixed with data)."""
     click.echo(message, err=True)
+
+
+def export_options(formats: Sequence[str] = ("csv", "tsv", "json"), default: str = "csv") -> Callable:
+    """``--format`` and ``--out/-o/--output FILE`` for the export commands (``fmt``, ``out``)."""
+
+    def decorate(func: Callable) -> Callable:
+        func = click.option(
+            "--out", "-o", "--output", "out", type=click.Path(dir_okay=False, path_type=Path),
+            default=None, help="Write to this file instead of stdout.",
+        )(func)
+        return click.option(
+            "--format", "fmt", type=click.Choice(list(formats)), default=default,
+            show_default=True, help="Output format.",
+        )(func)
+
+    return decorate
+
+
+def write_rows(rows: Sequence[dict], columns: Sequence[str], fmt: str, out: Path | None,
+               noun: str = "rows") -> None:
+    """Rows as CSV/TSV/JSON to ``out`` (a message on stderr says where) or to stdout."""
+    text = render_rows(rows, fmt, columns)
+    if out is None:
+        sys.stdout.write(text)
+        return
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text, encoding="utf-8")
+    info(f"wrote {len(rows):,} {noun} to {out}")

@@ -3,13 +3,12 @@ and ``ici-atlas figures efficacy`` (Figure 4 and forest plots)."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
 
 from .. import efficacy as ef
-from .common import emit, info, output_options, render_rows
+from .common import emit, export_options, info, output_options, write_rows
 from .export import export_group
 from .figures import figures_group
 
@@ -125,12 +124,9 @@ def orr_cmd(tumor, line, agent, target_class, include_unverified, by, method, te
 
 
 @export_group.command("orr-arms")
-@click.option("--format", "fmt", type=click.Choice(["csv", "tsv", "json"]), default="csv",
-              show_default=True, help="Output format.")
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write to this file instead of stdout.")
+@export_options()
 @_selection_options
-def export_orr_arms_cmd(fmt, output, tumor, line, agent, target_class, include_unverified):
+def export_orr_arms_cmd(fmt, out, tumor, line, agent, target_class, include_unverified):
     """Write the curated ORR arms, one row per monotherapy arm, with their sources.
 
     Columns: trial, nct_id, pmid, doi, agent, target_class, tumor_group, line,
@@ -147,13 +143,7 @@ def export_orr_arms_cmd(fmt, output, tumor, line, agent, target_class, include_u
     arms = (_select(tumor, line, agent, target_class, include_unverified) if filtered
             else list(ef.load_orr_arms()))
     columns = list(ef.EXPORT_COLUMNS) + list(ef.EXPORT_EXTRA_COLUMNS)
-    text = render_rows([a.to_row() for a in arms], fmt, columns)
-    if output is None:
-        sys.stdout.write(text)
-    else:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(text, encoding="utf-8")
-        info(f"wrote {len(arms)} arms to {output}")
+    write_rows([a.to_row() for a in arms], columns, fmt, out, "arms")
 
 
 @click.command("efficacy")

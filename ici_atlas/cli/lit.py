@@ -9,14 +9,12 @@ import click
 import textwrap
 
 from .. import config, db
-from ..errors import InputError
 from ..figures import save_figure
 from ..figures.prisma import plot_prisma
 from ..review.decisions import (
     Decision,
     export_decisions_csv,
     import_decisions_csv,
-    latest_decisions,
     query_decision_log,
     record_decisions,
 )

@@ -4,14 +4,13 @@ rows and compared with them."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
 
 from .. import orr_extract as ox
 from ..db import connect
-from .common import db_option, emit, info, output_options, render_rows, resolve_db
+from .common import db_option, emit, export_options, info, output_options, resolve_db, write_rows
 from .export import export_group
 
 #: Columns of the human-readable table (JSON/CSV/TSV give every column).
@@ -98,13 +97,10 @@ def orr_compare_cmd(curated_path, fmt, db_path: Path | None) -> None:
 
 
 @export_group.command("orr-extracted")
-@click.option("--format", "fmt", type=click.Choice(["csv", "tsv", "json"]), default="csv",
-              show_default=True, help="Output format.")
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write to this file instead of stdout.")
+@export_options()
 @_filters
 @db_option
-def export_orr_extracted_cmd(fmt, output, nct_id, preferred, monotherapy,
+def export_orr_extracted_cmd(fmt, out, nct_id, preferred, monotherapy,
                              db_path: Path | None) -> None:
     """Write the table orr_extracted (built by `ici-atlas orr-extract`), every column.
 
@@ -118,13 +114,7 @@ def export_orr_extracted_cmd(fmt, output, nct_id, preferred, monotherapy,
                                       nct_id=nct_id)
     finally:
         con.close()
-    text = render_rows(rows, fmt, ox.COLUMNS)
-    if output is None:
-        sys.stdout.write(text)
-    else:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(text, encoding="utf-8")
-        info(f"wrote {len(rows)} rows to {output}")
+    write_rows(rows, ox.COLUMNS, fmt, out)
 
 
 def register(group: click.Group) -> None:

@@ -12,21 +12,28 @@ from typing import Iterator
 import click
 
 
-def _walk(cmd: click.Command, path: list[str]) -> Iterator[tuple[list[str], click.Command]]:
-    yield path, cmd
+def _walk(ctx: click.Context, path: list[str]) -> Iterator[tuple[list[str], click.Context]]:
+    yield path, ctx
+    cmd = ctx.command
     if isinstance(cmd, click.Group):
-        ctx = click.Context(cmd, info_name=path[-1])
         for name in cmd.list_commands(ctx):
             sub = cmd.get_command(ctx, name)
             if sub is not None:
-                yield from _walk(sub, path + [name])
+                child = sub.make_context(name, [], parent=ctx, resilient_parsing=True)
+                yield from _walk(child, path + [name])
+
+
+def _root_context() -> click.Context:
+    from . import cli
+
+    # fixed widths: the reference must not depend on the terminal it is generated in
+    return cli.make_context("ici-atlas", [], resilient_parsing=True,
+                            terminal_width=100, max_content_width=100)
 
 
 def iter_commands() -> Iterator[tuple[str, click.Command]]:
-    from . import cli
-
-    for path, cmd in _walk(cli, ["ici-atlas"]):
-        yield " ".join(path), cmd
+    for path, ctx in _walk(_root_context(), ["ici-atlas"]):
+        yield " ".join(path), ctx.command
 
 
 def render_cli_reference() -> str:
@@ -35,10 +42,8 @@ def render_cli_reference() -> str:
         "Generated from `--help` by `python -m ici_atlas.cli.reference > docs/cli.md`; "
         "do not edit by hand.\n",
     ]
-    for name, cmd in iter_commands():
-        ctx = click.Context(cmd, info_name=name)
-        help_text = cmd.get_help(ctx)
-        parts.append(f"## `{name}`\n\n```text\n{help_text}\n```\n")
+    for path, ctx in _walk(_root_context(), ["ici-atlas"]):
+        parts.append(f"## `{' '.join(path)}`\n\n```text\n{ctx.command.get_help(ctx)}\n```\n")
     return "\n".join(parts)
 
 

@@ -23,7 +23,7 @@ import numpy as np
 from scipy import stats
 
 from ..errors import InputError
-from .pool import PoolResult, _result, pool_proportions
+from .pool import PoolResult, pool_proportions
 from .rma import check_level, check_test, fit_rma
 from .transforms import check_measure, compute_effects
 

@@ -13,36 +13,18 @@ resuming and reconciling counts is :mod:`ici_atlas.ingest`'s job.
 
 from __future__ import annotations
 
-import random
-import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from email.utils import parsedate_to_datetime
 from typing import Callable
 
 import httpx
 import orjson
 
-from .. import __version__
-from ..errors import SourceError
 from .ctgov_query import StudyQuery
+from .http import PoliteHttp, RetryPolicy, Retryable, parse_retry_after
+
+__all__ = ["CtgovClient", "Page", "RetryPolicy", "fetch_counts", "parse_retry_after"]
 
 DEFAULT_MAX_RATE = 1 / 1.2  # requests per second
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How often and how long to retry a failing request."""
-
-    max_retries: int = 5
-    backoff: float = 2.0  # first wait, seconds; doubles each attempt
-    backoff_max: float = 120.0
-    max_retry_after: float = 600.0  # longest Retry-After the client is willing to honour
-
-    def wait(self, attempt: int, rng: random.Random) -> float:
-        base = min(self.backoff * (2**attempt), self.backoff_max)
-        return base + rng.uniform(0, self.backoff)  # jitter
 
 
 @dataclass
@@ -56,33 +38,10 @@ class Page:
     total: int | None  # totalCount (only on the first page)
 
 
-class _Retryable(Exception):
-    def __init__(self, why: str, retry_after: float | None = None):
-        super().__init__(why)
-        self.why = why
-        self.retry_after = retry_after
-
-
-def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date)."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    now = now or datetime.now(timezone.utc)
-    return max(0.0, (when - now).total_seconds())
-
-
 class CtgovClient:
     """A client for ``{base_url}/studies``, ``/studies/{nctId}`` and ``/version``.
 
+    Rate limit, retries and ``Retry-After`` come from :class:`~ici_atlas.sources.http.PoliteHttp`;
     ``sleep`` and ``clock`` are injectable so tests run without real waiting.
     """
 
@@ -93,29 +52,39 @@ class CtgovClient:
         timeout: float = 60.0,
         max_rate: float = DEFAULT_MAX_RATE,
         retry: RetryPolicy | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] | None = None,
+        clock: Callable[[], float] | None = None,
         seed: int | None = None,
         on_retry: Callable[[str, float], None] | None = None,
     ):
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
-        self.min_interval = 1.0 / max_rate if max_rate and max_rate > 0 else 0.0
-        self.retry = retry or RetryPolicy()
-        self._sleep = sleep
-        self._clock = clock
-        self._rng = random.Random(seed)
-        self._last_request: float | None = None
-        self.on_retry = on_retry
-        self.requests_sent = 0
-        self._http = httpx.Client(
-            timeout=timeout,
-            headers={"User-Agent": f"ici-atlas/{__version__}", "Accept": "application/json"},
-            follow_redirects=True,
-        )
+        extra = {k: v for k, v in (("sleep", sleep), ("clock", clock)) if v is not None}
+        self.http = PoliteHttp("ClinicalTrials.gov", timeout=timeout, max_rate=max_rate, retry=retry,
+                               seed=seed, on_retry=on_retry, accept="application/json", **extra)
+
+    @property
+    def min_interval(self) -> float:
+        return self.http.min_interval
+
+    @property
+    def requests_sent(self) -> int:
+        return self.http.requests_sent
+
+    @property
+    def retry(self) -> RetryPolicy:
+        return self.http.retry
+
+    @property
+    def on_retry(self) -> Callable[[str, float], None] | None:
+        return self.http.on_retry
+
+    @on_retry.setter
+    def on_retry(self, callback: Callable[[str, float], None] | None) -> None:
+        self.http.on_retry = callback
 
     def close(self) -> None:
-        self._http.close()
+        self.http.close()
 
     def __enter__(self) -> "CtgovClient":
         return self
@@ -123,74 +92,20 @@ class CtgovClient:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    # -- low level ---------------------------------------------------------------
-    def _throttle(self) -> None:
-        if self._last_request is not None and self.min_interval:
-            wait = self.min_interval - (self._clock() - self._last_request)
-            if wait > 0:
-                self._sleep(wait)
-        self._last_request = self._clock()
-
-    def _get_once(self, url: str, params: dict | None) -> dict:
-        self._throttle()
-        self.requests_sent += 1
-        try:
-            resp = self._http.get(url, params=params)
-        except httpx.TimeoutException as exc:
-            raise _Retryable(f"timeout after {self.timeout:g} s ({type(exc).__name__})") from exc
-        except httpx.TransportError as exc:
-            raise _Retryable(f"connection error ({type(exc).__name__}: {exc})") from exc
-        if resp.status_code in RETRY_STATUSES:
-            raise _Retryable(
-                f"HTTP {resp.status_code}", parse_retry_after(resp.headers.get("Retry-After"))
-            )
-        if resp.status_code >= 400:
-            detail = resp.text.strip().replace("\n", " ")[:300]
-            raise SourceError(
-                f"ClinicalTrials.gov refused {resp.request.url} with HTTP {resp.status_code}: "
-                f"{detail!r}",
-                fix="Check the query terms and --api-url; run with --dry-run to see the URL.",
-            )
-        try:
-            return orjson.loads(resp.content)
-        except orjson.JSONDecodeError as exc:
-            raise _Retryable(
-                f"invalid JSON ({len(resp.content):,} bytes; {str(exc)[:80]})"
-            ) from exc
-
     def get_json(self, path: str, params: dict | None = None, what: str = "request",
                  check: Callable[[dict], None] | None = None) -> dict:
-        """GET ``{base}{path}`` as JSON, retrying; ``check`` may raise ``_Retryable``."""
-        url = self.base_url + path
-        attempt = 0
-        while True:
+        """GET ``{base}{path}`` as JSON, retrying; ``check`` may raise ``Retryable``."""
+
+        def parse(resp: httpx.Response) -> dict:
             try:
-                data = self._get_once(url, params)
-                if check is not None:
-                    check(data)
-                return data
-            except _Retryable as exc:
-                if attempt >= self.retry.max_retries:
-                    raise SourceError(
-                        f"{what} failed after {attempt + 1} attempts: {exc.why} "
-                        f"(GET {url})",
-                        fix="Run the same command again later to resume; "
-                        "--retries/--backoff allow more patience.",
-                    ) from None
-                if exc.retry_after is not None:
-                    if exc.retry_after > self.retry.max_retry_after:
-                        raise SourceError(
-                            f"{what}: the server asked to wait {exc.retry_after:.0f} s "
-                            f"(Retry-After), more than {self.retry.max_retry_after:.0f} s",
-                            fix="Run the same command again later to resume.",
-                        ) from None
-                    wait = exc.retry_after
-                else:
-                    wait = self.retry.wait(attempt, self._rng)
-                if self.on_retry:
-                    self.on_retry(f"{what}: {exc.why}; retry {attempt + 1} in {wait:.1f} s", wait)
-                self._sleep(wait)
-                attempt += 1
+                data = orjson.loads(resp.content)
+            except orjson.JSONDecodeError as exc:
+                raise Retryable(f"invalid JSON ({len(resp.content):,} bytes; {str(exc)[:80]})") from exc
+            if check is not None:
+                check(data)
+            return data
+
+        return self.http.request(self.base_url + path, params, what=what, parse=parse)
 
     # -- API ------------------------------------------------------------------------
     def fetch_version(self) -> dict:
@@ -227,7 +142,7 @@ class CtgovClient:
 
         def check(data: dict) -> None:
             if not isinstance(data, dict) or not isinstance(data.get("studies"), list):
-                raise _Retryable("response has no 'studies' list")
+                raise Retryable("response has no 'studies' list")
             if first:
                 _require_total(data)
             expected = int(data["totalCount"]) if first else total
@@ -235,7 +150,7 @@ class CtgovClient:
             # Position-based: the last page of a complete listing reaches the total.
             reached = index * page_size + n
             if expected is not None and not data.get("nextPageToken") and reached < expected:
-                raise _Retryable(
+                raise Retryable(
                     f"page ended early: {n} studies and no nextPageToken, so pages 0-{index} "
                     f"hold at most {reached:,} of {expected:,}"
                 )
@@ -255,7 +170,7 @@ class CtgovClient:
 
 def _require_total(data: dict) -> None:
     if not isinstance(data, dict) or "totalCount" not in data:
-        raise _Retryable("response has no totalCount although countTotal=true was sent")
+        raise Retryable("response has no totalCount although countTotal=true was sent")
 
 
 def fetch_counts(client: CtgovClient, queries: list[StudyQuery], page_size: int) -> list[dict]:
