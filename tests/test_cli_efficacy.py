@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import importlib.util
 import io
 import json
 
@@ -98,8 +97,6 @@ def test_orr_bad_tumor_is_one_line_error():
 
 
 def test_orr_glmm():
-    if importlib.util.find_spec("ici_atlas.meta.glmm") is None:
-        pytest.skip("ici_atlas.meta.glmm (helper E's GLMM) is not installed yet")
     result = run("orr", "--tumor", "CRC", "--by", "group", "--method", "GLMM", "--json")
     assert result.exit_code == 0, result.output
     (row,) = json.loads(result.stdout)

@@ -205,3 +205,25 @@ def test_loader_reports_missing_file(tmp_path):
 
 def test_shipped_file_is_package_data():
     assert ef.orr_path().name == "orr_arms.tsv" and ef.orr_path().is_file()
+
+
+def test_docs_state_the_current_curation_counts():
+    """docs/efficacy.md states the dataset's size; keep it true when rows are added."""
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parent.parent / "docs" / "efficacy.md").read_text("utf-8")
+
+    def stated(label: str) -> int:
+        match = re.search(rf"^\| {re.escape(label)} \| ([\d,]+) \|$", text, re.M)
+        assert match, label
+        return int(match.group(1).replace(",", ""))
+
+    arms = ef.load_orr_arms()
+    verified = [a for a in arms if a.verified]
+    assert stated("arms") == len(arms)
+    assert stated("trials (distinct trial names)") == len({a.trial for a in arms})
+    assert stated("verified arms") == len(verified)
+    assert stated("verified trials") == len({a.trial for a in verified})
+    assert stated("patients in verified arms") == sum(a.n_evaluable for a in verified)
+    assert stated("unverified arms") == len(arms) - len(verified)

@@ -26,6 +26,8 @@ from ici_atlas.efficacy import ORR_COLUMNS, load_orr_arms
 from ici_atlas.errors import StoreError
 from ici_atlas.ingest import load_files
 
+from conftest import skip_or_fail
+
 SNAPSHOTS = "partrita__clinicaltrial-watch-tigit/data/snapshots"
 NSCLC_BENCH = "vrinda2019__NSCLCBench/data/ctg-studies.json"
 #: CheckMate 017 as legacy XML (AACT test fixture): its results are only in the XML.
@@ -39,7 +41,7 @@ STUDIES = ("NCT03563716", "NCT04634825", "NCT04693234", "NCT04952597", "NCT04047
 def _snapshot(ctgov: Path, nct: str) -> Path:
     path = ctgov / SNAPSHOTS / f"{nct}_latest.json"
     if not path.is_file():
-        pytest.skip(f"{path} not found")
+        skip_or_fail(f"{path} not found in the shared data")
     return path
 
 
@@ -343,8 +345,7 @@ def test_compare_with_the_real_curated_checkmate_017_row(rows):
     # The curated dataset has CheckMate 017 (NCT01642004); its posted results (XML) give
     # 27 of 135 for nivolumab.
     curated = [a for a in load_orr_arms() if a.nct_id == "NCT01642004"]
-    if not curated:
-        pytest.skip("orr_arms.tsv has no NCT01642004 row")
+    assert curated, "orr_arms.tsv has the CheckMate 017 row (NCT01642004)"
     out = ox.compare_orr_arms(rows, curated)
     headline = [r for r in out if r["preferred"]]
     assert [(r["arm_label"], r["extracted_n"], r["extracted_responders"]) for r in headline] == [
