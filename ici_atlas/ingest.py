@@ -122,11 +122,15 @@ def store_studies(
     source: str,
     records: list[tuple[dict, str, str | None]],
     counts: Counts,
+    stored_text: dict[str, str] | None = None,
+    kept_stored: list[str] | None = None,
 ) -> None:
     """Insert or update ``(study, source_format, original)`` records (call in a transaction).
 
     Unchanged content is not rewritten; a stored copy with a later ``lastUpdatePostDate``
-    than the incoming one is kept (counted as unchanged and in ``kept_newer``).
+    than the incoming one is kept (counted as unchanged and in ``kept_newer``). When given,
+    ``stored_text`` receives NCT ID → JSON text of every record whose content is now the
+    stored one, and ``kept_stored`` the NCT IDs whose older stored copy was kept.
     """
     if not records:
         return
@@ -154,9 +158,14 @@ def store_studies(
         elif old[1] is not None and updated_on is not None and old[1] > updated_on:
             counts.unchanged += 1
             counts.kept_newer += 1
+            if kept_stored is not None:
+                kept_stored.append(nct)
+            continue
         else:
             updates.append([text, digest, source, fmt, updated_on, now, run_id, original, nct])
             counts.updated += 1
+        if stored_text is not None:
+            stored_text[nct] = text
     if inserts:
         insert_rows(con, "raw_studies", _RAW_COLUMNS, inserts)
     if updates:
@@ -214,12 +223,21 @@ class _Seen:
     source_format: str
 
 
-def load_files(con: duckdb.DuckDBPyConnection, path: str | Path) -> RunResult:
+OnStored = Callable[[dict[str, str], list[str]], None]
+
+
+def load_files(con: duckdb.DuckDBPyConnection, path: str | Path,
+               on_stored: OnStored | None = None) -> RunResult:
     """Load every study record under ``path`` (see :mod:`ici_atlas.sources.ctgov_files`).
 
     Streams: records are stored in batches as they are read, so memory holds one batch,
     not the input. A study found again later in the input is a duplicate; the copy with the
     later ``lastUpdatePostDate`` (then v2 JSON, then the first seen) is the one kept.
+
+    ``on_stored(texts, redo)``, when given, is called after each committed batch with the
+    JSON text of the studies just stored and the NCT IDs whose stored copy is not the text
+    passed earlier (an older copy kept, or replaced by a better duplicate): a consumer that
+    classifies while loading reclassifies those from the store at the end.
     """
     path = Path(path)
     source = str(path.resolve())
@@ -234,10 +252,13 @@ def load_files(con: duckdb.DuckDBPyConnection, path: str | Path) -> RunResult:
     bar = Progress(f"loading {path}")
 
     def flush() -> None:
+        texts: dict[str, str] | None = {} if on_stored else None
+        redo: list[str] = []
         if batch:
             with transaction(con):
                 store_studies(con, run_id, source,
-                              [(r.study, r.source_format, r.original) for r in batch.values()], counts)
+                              [(r.study, r.source_format, r.original) for r in batch.values()], counts,
+                              texts, redo)
                 insert_rows(con, "run_records", _RECORD_COLUMNS,
                             [[run_id, 0, nct] for nct in batch], or_ignore=True)
             for nct, r in batch.items():
@@ -251,7 +272,10 @@ def load_files(con: duckdb.DuckDBPyConnection, path: str | Path) -> RunResult:
                               [(r.study, r.source_format, r.original) for r in replacements], Counts())
             for r in replacements:
                 seen[r.nct_id] = _Seen(r.last_update, r.source_format)
+                redo.append(r.nct_id)
             replacements.clear()
+        if on_stored and (texts or redo):
+            on_stored(texts or {}, redo)
 
     gc_was_enabled = gc.isenabled()
     gc.disable()  # parsed studies hold no reference cycles; the cyclic GC only costs time here

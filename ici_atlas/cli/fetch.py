@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from .. import config, db
+from ..errors import InputError
 from ..ingest import (
     QUARANTINE_COLUMNS,
     load_files,
@@ -41,6 +42,8 @@ def _split(value: str | None) -> list[str]:
 @click.option("--from", "from_path", type=click.Path(path_type=Path),
               help="Load local files instead of the API: a directory (recursive) of v2 JSON "
                    "studies, a JSON array download, a bulk ZIP, v1 JSON or legacy XML.")
+@click.option("--classify", "classify_too", is_flag=True,
+              help="With --from: classify while loading (one pass; same tables as `ici-atlas classify`).")
 @click.option("--api-url", default=None, help=f"API v2 base URL (default: ${config.ENV_CTGOV_API} "
               f"or {config.CTGOV_API_DEFAULT}).")
 @click.option("--terms", default=None,
@@ -68,7 +71,7 @@ def _split(value: str | None) -> list[str]:
 @click.option("--restart", is_flag=True, help="Do not resume an interrupted run; start over.")
 @db_option
 @output_options
-def fetch_command(from_path, api_url, terms, types, page_size, max_rate, timeout, retries,
+def fetch_command(from_path, classify_too, api_url, terms, types, page_size, max_rate, timeout, retries,
                   backoff, max_url_length, dry_run, update, restart, db_path, fmt):
     """Fetch PD-1/PD-L1 trials from ClinicalTrials.gov (API v2) or load local files.
 
@@ -83,11 +86,20 @@ def fetch_command(from_path, api_url, terms, types, page_size, max_rate, timeout
       ici-atlas fetch --dry-run
       ici-atlas fetch --db atlas.duckdb
       ici-atlas fetch --db atlas.duckdb --update
-      ici-atlas fetch --db atlas.duckdb --from ../shared/data/ctgov
+      ici-atlas fetch --db atlas.duckdb --from ../shared/data/ctgov --classify
     """
+    if classify_too and from_path is None:
+        raise InputError("--classify works with --from only",
+                         fix="Run `ici-atlas classify` after an API fetch.")
     if from_path is not None:
         with db.connect(resolve_db(db_path)) as con:
-            result = load_files(con, from_path)
+            if classify_too:
+                from ..pipeline import load_and_classify_files
+
+                result, classified = load_and_classify_files(con, from_path)
+                info(classified.summary())
+            else:
+                result = load_files(con, from_path)
         if result.skipped_files:
             reasons: dict[str, int] = {}
             for s in result.skipped_files:

@@ -10,7 +10,8 @@ import click
 from .. import config, db
 from ..classify import classify_store
 from ..errors import ReconciliationError, SourceError
-from ..ingest import last_successful_fetch, load_files, load_from_api, plan_update
+from ..ingest import last_successful_fetch, load_from_api, plan_update
+from ..pipeline import load_and_classify_files
 from ..report import FIGURE_FORMATS, ReportResult, render_report
 from .common import db_option, info, resolve_db
 
@@ -156,9 +157,10 @@ def run_cmd(from_path: Path | None, api_url: str | None, offline: bool, timeout:
     info(f"[1/4] store: {path}")
     con = db.connect(path)
     try:
+        classified = None
         if from_path is not None:
-            info(f"[2/4] records: loading {from_path}")
-            result = load_files(con, from_path)
+            info(f"[2/4] records: loading {from_path} (classifying while loading)")
+            result, classified = load_and_classify_files(con, from_path)
             info(f"  {result.summary()}")
         elif offline:
             held = _count_raw(con)
@@ -170,7 +172,10 @@ def run_cmd(from_path: Path | None, api_url: str | None, offline: bool, timeout:
             info(f"[2/4] records: ClinicalTrials.gov ({config.ctgov_api_url(api_url)})")
             _fetch_registry(con, api_url, timeout)
         held = _count_raw(con)
-        if held:
+        if classified is not None:
+            info(f"[3/4] classify: {held:,} records (classified while loading)")
+            info(f"  {classified.summary()}")
+        elif held:
             info(f"[3/4] classify: {held:,} records")
             info(f"  {classify_store(con).summary()}")
         else:

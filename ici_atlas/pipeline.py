@@ -1,0 +1,149 @@
+"""Load local records and classify them in one pass over the input.
+
+``ingest.load_files`` followed by ``classify.classify_store`` parses every study twice (once
+to store it, once from the store to classify it). :func:`load_and_classify_files` hands each
+committed batch's JSON text to worker processes that parse and classify it while the main
+process goes on reading and storing; studies whose stored copy is not the text that was
+handed over (an older copy kept, a duplicate replaced) and studies stored by earlier runs
+are classified from the store at the end. The derived tables it publishes are the ones
+``classify_store`` would build from the same store (a test checks this), and they replace
+the old ones in one transaction at the end, so a failed run leaves the old tables in place.
+"""
+
+from __future__ import annotations
+
+import gc
+import multiprocessing
+import os
+from collections import deque
+from pathlib import Path
+
+import duckdb
+
+from . import classify as cl
+from .concepts.trial import Classifiers, default_classifiers
+from .db import transaction
+from .ingest import RunResult, load_files
+from .progress import Progress
+from .runs import finish_run, quarantine_record, start_run, update_run
+
+
+def default_workers() -> int:
+    """Worker processes for classification: the cores the loader leaves free (at least 1)."""
+    return max(1, (os.cpu_count() or 2) - 1)
+
+
+def _create_staging(con: duckdb.DuckDBPyConnection) -> None:
+    for table, columns in cl.DERIVED_SCHEMA.items():
+        plain = ", ".join(" ".join(c.split()[:2]) for c in columns.split(","))  # no constraints
+        con.execute(f"DROP TABLE IF EXISTS _stage_{table}")
+        con.execute(f"CREATE TEMP TABLE _stage_{table} ({plain}, _seq BIGINT)")
+
+
+def _publish(con: duckdb.DuckDBPyConnection) -> None:
+    with transaction(con):
+        for table, columns in cl.DERIVED_SCHEMA.items():
+            con.execute(f"DROP TABLE IF EXISTS {table}")
+            con.execute(f"CREATE TABLE {table} ({columns})")
+        cl._publish_derived_tables(con)
+
+
+def load_and_classify_files(
+    con: duckdb.DuckDBPyConnection, path: str | Path, workers: int | None = None,
+    classifiers: Classifiers | None = None,
+) -> tuple[RunResult, cl.ClassifyReport]:
+    """Load every study record under ``path`` and rebuild the derived tables.
+
+    Two runs are recorded, as with ``fetch --from`` then ``classify``: the load and the
+    classification (its parameters say it ran during the load).
+    """
+    classifiers = classifiers or default_classifiers()
+    workers = workers or default_workers()
+    report = cl.ClassifyReport(run_id=0)  # the run is recorded once the load is done
+    buffers = cl._Buffers()
+    pending: deque = deque()
+    handed: set[str] = set()  # NCT IDs classified from the text handed over while loading
+    from_store: set[str] = set()  # ... whose stored copy differs from that text
+    problems: list[tuple] = []  # (nct, field, reason, raw) of records that could not be classified
+    pool = None
+    run_id = None
+
+    def take(outcome: list[tuple]) -> None:
+        for item in outcome:
+            if item[0] == "ok":
+                buffers.add(item)
+                report.trials += 1
+                report.pd1_trials += item[7]
+            else:
+                problems.append(item[1:])
+        if sum(len(rows) for rows in buffers.rows.values()) >= cl.FLUSH:
+            buffers.flush(con, report.counts)
+
+    def drain(keep: int) -> None:
+        """Take finished results in order; wait while more than ``keep`` are pending."""
+        while pending and (pending[0].ready() or len(pending) > keep):
+            take(pending.popleft().get())
+
+    def on_stored(texts: dict[str, str], redo: list[str]) -> None:
+        from_store.update(redo)
+        if texts:
+            handed.update(texts)
+            pending.append(pool.apply_async(cl._classify_batch, (list(texts.items()),)))
+            drain(keep=2 * workers)
+
+    gc_was_enabled = gc.isenabled()
+    try:
+        _create_staging(con)
+        cl._WORKER_CLASSIFIERS = classifiers  # inherited by the forked workers
+        context = multiprocessing.get_context(
+            "fork" if "fork" in multiprocessing.get_all_start_methods() else None)
+        pool = context.Pool(workers)
+        loaded = load_files(con, path, on_stored=on_stored)
+        params = {"vocabularies": cl.vocab_fingerprint(), "jobs": workers, "during_load": loaded.run_id}
+        run_id = report.run_id = start_run(con, "classify", cl.SOURCE, None, params)
+        gc.disable()
+        drain(keep=0)
+        buffers.flush(con, report.counts)
+        from_store |= {
+            row[0] for row in con.execute("SELECT nct_id FROM raw_studies").fetchall()
+        } - handed
+        if from_store:
+            ids = sorted(from_store)
+            for table in cl.DERIVED_TABLES:
+                con.execute(f"DELETE FROM _stage_{table} WHERE nct_id IN (SELECT unnest(?::VARCHAR[]))",
+                            [ids])
+            problems[:] = [p for p in problems if p[0] not in from_store]
+            bar = Progress("classify stored records", len(ids))
+            for start in range(0, len(ids), cl.BATCH):
+                chunk = ids[start: start + cl.BATCH]
+                rows = con.execute("SELECT nct_id, json FROM raw_studies WHERE nct_id IN "
+                                   "(SELECT unnest(?::VARCHAR[])) ORDER BY nct_id", [chunk]).fetchall()
+                take(cl._classify_batch(rows, classifiers))
+                bar.advance(len(chunk))
+            bar.close()
+            buffers.flush(con, report.counts)
+        report.trials, report.pd1_trials = con.execute(
+            "SELECT count(*), count(*) FILTER (WHERE is_pd1_pdl1) FROM _stage_trials").fetchone()
+        for nct, field_name, reason, raw in problems:
+            report.problems.append((nct, field_name, reason))
+            quarantine_record(con, run_id, cl.SOURCE, nct, field_name, reason, raw)
+        _publish(con)
+        report.raw_records = con.execute("SELECT count(*) FROM raw_studies").fetchone()[0]
+        report.problems.sort()
+        report.quarantined = len(report.problems)
+        update_run(con, run_id, reported_total=report.raw_records, stored_total=report.trials,
+                   quarantined=report.quarantined, new_records=report.trials,
+                   updated_records=0, unchanged_records=0)
+        finish_run(con, run_id, "ok", report.summary())
+        return loaded, report
+    except BaseException as exc:
+        if run_id is not None:
+            status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+            finish_run(con, run_id, status, f"{type(exc).__name__}: {exc}")
+        raise
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+        if pool is not None:
+            pool.terminate()
+            pool.join()
