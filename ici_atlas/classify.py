@@ -24,7 +24,7 @@ from ici_atlas.concepts.trial import TRIAL_COLUMNS, Classifiers, classify_study,
 from ici_atlas.db import table_exists, transaction
 from ici_atlas.errors import IciAtlasError, InputError, StoreError
 from ici_atlas.progress import progress
-from ici_atlas.runs import finish_run, quarantine_record, start_run, update_run
+from ici_atlas.runs import fail_run, finish_run, quarantine_record, start_run, update_run
 from ici_atlas.vocab.tsv import vocab_path
 
 SOURCE = "raw_studies"
@@ -217,16 +217,9 @@ def classify_store(con: duckdb.DuckDBPyConnection, classifiers: Classifiers | No
                         pending = 0
                 buffers.flush(con, report.counts)
             _publish_derived_tables(con)
-            report.problems.sort()
-            report.quarantined = len(report.problems)
-            update_run(con, run_id, reported_total=total, stored_total=report.trials,
-                       quarantined=report.quarantined, new_records=report.trials,
-                       updated_records=0, unchanged_records=0)
-            finish_run(con, run_id, "ok", report.summary())
+            finish_classify_run(con, report, total)
     except BaseException as exc:
-        status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
-        message = exc.message if isinstance(exc, IciAtlasError) else f"{type(exc).__name__}: {exc}"
-        finish_run(con, run_id, status, message)
+        fail_run(con, run_id, exc)
         raise
     finally:
         if gc_was_enabled:
@@ -236,6 +229,16 @@ def classify_store(con: duckdb.DuckDBPyConnection, classifiers: Classifiers | No
             pool.join()
         reader.close()
     return report
+
+
+def finish_classify_run(con: duckdb.DuckDBPyConnection, report: ClassifyReport, total: int) -> None:
+    """Record a finished classification: counts, quarantined records, status ``ok``."""
+    report.problems.sort()
+    report.quarantined = len(report.problems)
+    update_run(con, report.run_id, reported_total=total, stored_total=report.trials,
+               quarantined=report.quarantined, new_records=report.trials,
+               updated_records=0, unchanged_records=0)
+    finish_run(con, report.run_id, "ok", report.summary())
 
 
 _WORKER_CLASSIFIERS: Classifiers | None = None

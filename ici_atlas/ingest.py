@@ -29,7 +29,7 @@ import orjson
 from .db import transaction
 from .errors import InputError, ReconciliationError, SourceError
 from .progress import Progress
-from .runs import finish_run, now_utc, quarantine_record, start_run, update_run
+from .runs import fail_run, finish_run, now_utc, quarantine_record, start_run, update_run
 from .sources.ctgov_api import CtgovClient
 from .sources.ctgov_files import (
     FoundRecord,
@@ -307,8 +307,7 @@ def load_files(con: duckdb.DuckDBPyConnection, path: str | Path,
         flush()
         bar.close()
     except BaseException as exc:
-        status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
-        finish_run(con, run_id, status, f"{type(exc).__name__}: {exc}")
+        fail_run(con, run_id, exc)
         raise
     finally:
         if gc_was_enabled:
@@ -455,8 +454,7 @@ def load_from_api(
             _fetch_chunk(con, client, run_id, ci, query, page_size, counts, on_page,
                          show_progress, len(queries))
     except BaseException as exc:
-        status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
-        finish_run(con, run_id, status, f"{type(exc).__name__}: {exc}")
+        fail_run(con, run_id, exc)
         raise
     return _reconcile_api(con, run_id, counts, previous[0] if previous else None)
 

@@ -25,7 +25,7 @@ from .concepts.trial import Classifiers, default_classifiers
 from .db import transaction
 from .ingest import RunResult, load_files
 from .progress import Progress
-from .runs import finish_run, quarantine_record, start_run, update_run
+from .runs import fail_run, quarantine_record, start_run
 
 
 def default_workers() -> int:
@@ -129,17 +129,11 @@ def load_and_classify_files(
             quarantine_record(con, run_id, cl.SOURCE, nct, field_name, reason, raw)
         _publish(con)
         report.raw_records = con.execute("SELECT count(*) FROM raw_studies").fetchone()[0]
-        report.problems.sort()
-        report.quarantined = len(report.problems)
-        update_run(con, run_id, reported_total=report.raw_records, stored_total=report.trials,
-                   quarantined=report.quarantined, new_records=report.trials,
-                   updated_records=0, unchanged_records=0)
-        finish_run(con, run_id, "ok", report.summary())
+        cl.finish_classify_run(con, report, report.raw_records)
         return loaded, report
     except BaseException as exc:
         if run_id is not None:
-            status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
-            finish_run(con, run_id, status, f"{type(exc).__name__}: {exc}")
+            fail_run(con, run_id, exc)
         raise
     finally:
         if gc_was_enabled:

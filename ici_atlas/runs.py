@@ -63,3 +63,10 @@ def quarantine_record(
         "INSERT INTO quarantine VALUES (?, ?, ?, ?, ?, ?, ?)",
         [run_id, source, ref, field_name, reason, raw, now_utc()],
     )
+
+
+def fail_run(con: duckdb.DuckDBPyConnection, run_id: int, exc: BaseException) -> None:
+    """Mark a run ``interrupted`` (Ctrl-C) or ``failed`` with the error, before re-raising."""
+    status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+    message = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
+    finish_run(con, run_id, status, message)
