@@ -257,20 +257,29 @@ def _classify_batch(batch: list[tuple[str, str | None]],
         except orjson.JSONDecodeError as exc:
             out.append(("bad", nct, "json", f"not valid JSON: {exc}", (text or "")[:2000]))
             continue
-        try:
-            result = classify_study(record, cl)
-        except IciAtlasError as exc:
-            out.append(("bad", nct, "protocolSection", exc.message, (text or "")[:2000]))
-            continue
-        if result.trial["nct_id"] != nct:
-            out.append(("bad", nct, "protocolSection.identificationModule.nctId",
-                        f"record says {result.trial['nct_id']!r} but is stored as {nct!r}",
-                        (text or "")[:2000]))
-            continue
-        out.append(("ok", tuple(result.trial[c] for c in TRIAL_COLUMNS), result.agent_rows,
-                    result.arm_rows, result.partner_rows, result.cancer_rows,
-                    result.country_rows, int(bool(result.trial["is_pd1_pdl1"]))))
+        out.append(classify_record(nct, record, cl, text))
     return out
+
+
+def classify_record(nct: str, record: dict, classifiers: Classifiers | None = None,
+                    text: str | None = None) -> tuple:
+    """One parsed record as an ``("ok", ...)`` or ``("bad", ...)`` item (see
+    :func:`_classify_batch`); ``text`` is only used for the excerpt of a bad record."""
+    cl = classifiers or _WORKER_CLASSIFIERS or default_classifiers()
+
+    def excerpt() -> str:
+        return (text if text is not None else orjson.dumps(record).decode())[:2000]
+
+    try:
+        result = classify_study(record, cl)
+    except IciAtlasError as exc:
+        return ("bad", nct, "protocolSection", exc.message, excerpt())
+    if result.trial["nct_id"] != nct:
+        return ("bad", nct, "protocolSection.identificationModule.nctId",
+                f"record says {result.trial['nct_id']!r} but is stored as {nct!r}", excerpt())
+    return ("ok", tuple(result.trial[c] for c in TRIAL_COLUMNS), result.agent_rows,
+            result.arm_rows, result.partner_rows, result.cancer_rows,
+            result.country_rows, int(bool(result.trial["is_pd1_pdl1"])))
 
 
 def derived_tables_exist(con: duckdb.DuckDBPyConnection) -> bool:

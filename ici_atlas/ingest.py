@@ -21,7 +21,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 
 import duckdb
 import orjson
@@ -116,25 +116,58 @@ def _update_run(con: duckdb.DuckDBPyConnection, run_id: int, counts: Counts, **c
 # --- storing studies ------------------------------------------------------------------------
 
 
+@dataclass
+class Prepared:
+    """A study ready to store: its JSON text and content hash computed, and (when prepared
+    by a classification worker) its classification item."""
+
+    nct_id: str
+    ref: str
+    source_format: str
+    text: str
+    digest: str
+    last_update: str  # lastUpdatePostDate as text ("" when absent)
+    original: str | None = None
+    classified: tuple | None = None
+
+
+def prepare_study(study: dict, source_format: str, original: str | None = None,
+                  ref: str = "") -> Prepared:
+    return Prepared(study_nct_id(study), ref, source_format, orjson.dumps(study).decode(),
+                    content_hash(study), study_last_update(study) or "", original)
+
+
 def store_studies(
     con: duckdb.DuckDBPyConnection,
     run_id: int,
     source: str,
     records: list[tuple[dict, str, str | None]],
     counts: Counts,
-    stored_text: dict[str, str] | None = None,
+) -> None:
+    """Insert or update ``(study, source_format, original)`` records (call in a transaction);
+    see :func:`store_prepared`."""
+    store_prepared(con, run_id, source, [prepare_study(s, f, o) for s, f, o in records], counts)
+
+
+def store_prepared(
+    con: duckdb.DuckDBPyConnection,
+    run_id: int,
+    source: str,
+    records: list[Prepared],
+    counts: Counts,
+    stored: dict[str, Prepared] | None = None,
     kept_stored: list[str] | None = None,
 ) -> None:
-    """Insert or update ``(study, source_format, original)`` records (call in a transaction).
+    """Insert or update prepared records (call in a transaction).
 
     Unchanged content is not rewritten; a stored copy with a later ``lastUpdatePostDate``
     than the incoming one is kept (counted as unchanged and in ``kept_newer``). When given,
-    ``stored_text`` receives NCT ID → JSON text of every record whose content is now the
-    stored one, and ``kept_stored`` the NCT IDs whose older stored copy was kept.
+    ``stored`` receives NCT ID → record for every record whose content is now the stored
+    one, and ``kept_stored`` the NCT IDs whose older stored copy was kept.
     """
     if not records:
         return
-    by_id = {study_nct_id(s): (s, fmt, orig) for s, fmt, orig in records}
+    by_id = {r.nct_id: r for r in records}
     existing = {
         row[0]: (row[1], row[2])
         for row in con.execute(
@@ -145,15 +178,14 @@ def store_studies(
     }
     now = now_utc()
     inserts, updates = [], []
-    for nct, (study, fmt, original) in by_id.items():
-        text = orjson.dumps(study).decode()
-        digest = content_hash(study)
-        updated_on = _date(study_last_update(study))
+    for nct, r in by_id.items():
+        updated_on = _date(r.last_update)
         old = existing.get(nct)
         if old is None:
-            inserts.append([nct, text, digest, source, fmt, updated_on, now, run_id, original])
+            inserts.append([nct, r.text, r.digest, source, r.source_format, updated_on, now, run_id,
+                            r.original])
             counts.new += 1
-        elif old[0] == digest:
+        elif old[0] == r.digest:
             counts.unchanged += 1
         elif old[1] is not None and updated_on is not None and old[1] > updated_on:
             counts.unchanged += 1
@@ -162,10 +194,11 @@ def store_studies(
                 kept_stored.append(nct)
             continue
         else:
-            updates.append([text, digest, source, fmt, updated_on, now, run_id, original, nct])
+            updates.append([r.text, r.digest, source, r.source_format, updated_on, now, run_id,
+                            r.original, nct])
             counts.updated += 1
-        if stored_text is not None:
-            stored_text[nct] = text
+        if stored is not None:
+            stored[nct] = r
     if inserts:
         insert_rows(con, "raw_studies", _RAW_COLUMNS, inserts)
     if updates:
@@ -208,7 +241,7 @@ _RECORD_COLUMNS = (("run_id", "BIGINT"), ("chunk_index", "INTEGER"), ("nct_id", 
 # --- local files --------------------------------------------------------------------------------
 
 
-def _better(new: FoundRecord, old: "FoundRecord | _Seen") -> bool:
+def _better(new: "Prepared | FoundRecord", old: "Prepared | FoundRecord | _Seen") -> bool:
     """Keep the later lastUpdatePostDate; on a tie prefer v2 JSON, then the first seen."""
     if new.last_update != old.last_update:
         return new.last_update > old.last_update
@@ -223,21 +256,25 @@ class _Seen:
     source_format: str
 
 
-OnStored = Callable[[dict[str, str], list[str]], None]
+OnStored = Callable[[dict[str, Prepared], list[str]], None]
+Item = "FoundRecord | Prepared | SkippedFile"
 
 
 def load_files(con: duckdb.DuckDBPyConnection, path: str | Path,
-               on_stored: OnStored | None = None) -> RunResult:
+               on_stored: OnStored | None = None,
+               items: Iterable[Item] | None = None) -> RunResult:
     """Load every study record under ``path`` (see :mod:`ici_atlas.sources.ctgov_files`).
 
     Streams: records are stored in batches as they are read, so memory holds one batch,
     not the input. A study found again later in the input is a duplicate; the copy with the
     later ``lastUpdatePostDate`` (then v2 JSON, then the first seen) is the one kept.
 
-    ``on_stored(texts, redo)``, when given, is called after each committed batch with the
-    JSON text of the studies just stored and the NCT IDs whose stored copy is not the text
-    passed earlier (an older copy kept, or replaced by a better duplicate): a consumer that
-    classifies while loading reclassifies those from the store at the end.
+    ``on_stored(records, redo)``, when given, is called after each committed batch with the
+    records just stored (NCT ID → :class:`Prepared`) and the NCT IDs whose stored copy is not
+    the record passed earlier (an older copy kept, or replaced by a better duplicate): a
+    consumer that classifies while loading reclassifies those from the store at the end.
+    ``items`` replaces reading ``path`` (records prepared elsewhere, e.g. by worker processes;
+    ``path`` still names the source).
     """
     path = Path(path)
     source = str(path.resolve())
@@ -245,20 +282,18 @@ def load_files(con: duckdb.DuckDBPyConnection, path: str | Path,
     counts = Counts()
     found = duplicates = 0
     seen: dict[str, _Seen] = {}  # NCT ID -> the copy stored so far in this run
-    batch: dict[str, FoundRecord] = {}
-    replacements: list[FoundRecord] = []
+    batch: dict[str, Prepared] = {}
+    replacements: list[Prepared] = []
     skipped: list[dict] = []
     formats: dict[str, int] = {}
     bar = Progress(f"loading {path}")
 
     def flush() -> None:
-        texts: dict[str, str] | None = {} if on_stored else None
+        texts: dict[str, Prepared] | None = {} if on_stored else None
         redo: list[str] = []
         if batch:
             with transaction(con):
-                store_studies(con, run_id, source,
-                              [(r.study, r.source_format, r.original) for r in batch.values()], counts,
-                              texts, redo)
+                store_prepared(con, run_id, source, list(batch.values()), counts, texts, redo)
                 insert_rows(con, "run_records", _RECORD_COLUMNS,
                             [[run_id, 0, nct] for nct in batch], or_ignore=True)
             for nct, r in batch.items():
@@ -268,8 +303,7 @@ def load_files(con: duckdb.DuckDBPyConnection, path: str | Path,
             # a better copy of a study stored earlier in this run: overwrite it, but the
             # study was already counted (new/updated/unchanged) when first stored
             with transaction(con):
-                store_studies(con, run_id, source,
-                              [(r.study, r.source_format, r.original) for r in replacements], Counts())
+                store_prepared(con, run_id, source, replacements, Counts())
             for r in replacements:
                 seen[r.nct_id] = _Seen(r.last_update, r.source_format)
                 redo.append(r.nct_id)
@@ -280,17 +314,19 @@ def load_files(con: duckdb.DuckDBPyConnection, path: str | Path,
     gc_was_enabled = gc.isenabled()
     gc.disable()  # parsed studies hold no reference cycles; the cyclic GC only costs time here
     try:
-        for item in read_study_files(path):
+        for item in (read_study_files(path) if items is None else items):
             bar.advance()
             if isinstance(item, SkippedFile):
                 skipped.append({"file": item.ref, "reason": item.reason})
                 continue
             found += 1
             formats[item.source_format] = formats.get(item.source_format, 0) + 1
-            if item.error:
-                counts.quarantined += 1
-                quarantine_record(con, run_id, source, item.ref, item.field, item.error, item.raw)
-                continue
+            if isinstance(item, FoundRecord):
+                if item.error:
+                    counts.quarantined += 1
+                    quarantine_record(con, run_id, source, item.ref, item.field, item.error, item.raw)
+                    continue
+                item = prepare_study(item.study, item.source_format, item.original, item.ref)
             nct = item.nct_id
             if nct in batch:
                 duplicates += 1

@@ -1,10 +1,11 @@
 """Load local records and classify them in one pass over the input.
 
 ``ingest.load_files`` followed by ``classify.classify_store`` parses every study twice (once
-to store it, once from the store to classify it). :func:`load_and_classify_files` hands each
-committed batch's JSON text to worker processes that parse and classify it while the main
-process goes on reading and storing; studies whose stored copy is not the text that was
-handed over (an older copy kept, a duplicate replaced) and studies stored by earlier runs
+to store it, once from the store to classify it), all in one process.
+:func:`load_and_classify_files` has worker processes read and parse each file, serialise
+and hash its studies and classify them; the main process only de-duplicates, writes the
+store and stages the derived rows, in input order. Studies whose stored copy is not the one
+classified (an older copy kept, a duplicate replaced) and studies stored by earlier runs
 are classified from the store at the end. The derived tables it publishes are the ones
 ``classify_store`` would build from the same store (a test checks this), and they replace
 the old ones in one transaction at the end, so a failed run leaves the old tables in place.
@@ -23,14 +24,16 @@ import duckdb
 from . import classify as cl
 from .concepts.trial import Classifiers, default_classifiers
 from .db import transaction
-from .ingest import RunResult, load_files
+from .ingest import RunResult, load_files, prepare_study
+from .sources.ctgov_files import SkippedFile, Source, iter_study_sources, read_source
 from .progress import Progress
 from .runs import fail_run, quarantine_record, start_run
 
 
 def default_workers() -> int:
-    """Worker processes for classification: the cores the loader leaves free (at least 1)."""
-    return max(1, (os.cpu_count() or 2) - 1)
+    """Worker processes: one per core (they read, parse, hash and classify; the main process
+    only writes the store)."""
+    return max(1, os.cpu_count() or 1)
 
 
 def _create_staging(con: duckdb.DuckDBPyConnection) -> None:
@@ -48,22 +51,39 @@ def _publish(con: duckdb.DuckDBPyConnection) -> None:
         cl._publish_derived_tables(con)
 
 
+def _prepare_source(source: Source) -> list:
+    """Worker: read one file (or ZIP member), and for each study its stored JSON text,
+    content hash and classification. Unreadable records and skipped files pass through."""
+    classifiers = cl._WORKER_CLASSIFIERS or default_classifiers()
+    out: list = []
+    for item in read_source(*source):
+        if isinstance(item, SkippedFile) or item.error:
+            out.append(item)
+            continue
+        prepared = prepare_study(item.study, item.source_format, item.original, item.ref)
+        prepared.classified = cl.classify_record(prepared.nct_id, item.study, classifiers,
+                                                 prepared.text)
+        out.append(prepared)
+    return out
+
+
 def load_and_classify_files(
     con: duckdb.DuckDBPyConnection, path: str | Path, workers: int | None = None,
     classifiers: Classifiers | None = None,
 ) -> tuple[RunResult, cl.ClassifyReport]:
     """Load every study record under ``path`` and rebuild the derived tables.
 
-    Two runs are recorded, as with ``fetch --from`` then ``classify``: the load and the
-    classification (its parameters say it ran during the load).
+    Worker processes read and parse the files, serialise and hash each study and classify
+    it; the main process de-duplicates, stores and stages the derived rows, in input order.
+    Two runs are recorded, as with ``fetch --from`` then ``classify`` (the classification's
+    parameters name the load run it went with).
     """
     classifiers = classifiers or default_classifiers()
     workers = workers or default_workers()
     report = cl.ClassifyReport(run_id=0)  # the run is recorded once the load is done
     buffers = cl._Buffers()
-    pending: deque = deque()
-    handed: set[str] = set()  # NCT IDs classified from the text handed over while loading
-    from_store: set[str] = set()  # ... whose stored copy differs from that text
+    handed: set[str] = set()  # NCT IDs classified from the record stored while loading
+    from_store: set[str] = set()  # ... whose stored copy is not that record
     problems: list[tuple] = []  # (nct, field, reason, raw) of records that could not be classified
     pool = None
     run_id = None
@@ -72,24 +92,25 @@ def load_and_classify_files(
         for item in outcome:
             if item[0] == "ok":
                 buffers.add(item)
-                report.trials += 1
-                report.pd1_trials += item[7]
             else:
                 problems.append(item[1:])
         if sum(len(rows) for rows in buffers.rows.values()) >= cl.FLUSH:
             buffers.flush(con, report.counts)
 
-    def drain(keep: int) -> None:
-        """Take finished results in order; wait while more than ``keep`` are pending."""
-        while pending and (pending[0].ready() or len(pending) > keep):
-            take(pending.popleft().get())
-
-    def on_stored(texts: dict[str, str], redo: list[str]) -> None:
+    def on_stored(stored: dict, redo: list[str]) -> None:
         from_store.update(redo)
-        if texts:
-            handed.update(texts)
-            pending.append(pool.apply_async(cl._classify_batch, (list(texts.items()),)))
-            drain(keep=2 * workers)
+        handed.update(stored)
+        take([p.classified for p in stored.values()])
+
+    def prepared_items():
+        window: deque = deque()  # files in flight, in input order (bounded: memory)
+        for source in iter_study_sources(path):
+            window.append(source if isinstance(source, SkippedFile)
+                          else pool.apply_async(_prepare_source, (source,)))
+            while window and (len(window) > 2 * workers + 2 or _ready(window[0])):
+                yield from _results(window.popleft())
+        while window:
+            yield from _results(window.popleft())
 
     gc_was_enabled = gc.isenabled()
     try:
@@ -98,11 +119,10 @@ def load_and_classify_files(
         context = multiprocessing.get_context(
             "fork" if "fork" in multiprocessing.get_all_start_methods() else None)
         pool = context.Pool(workers)
-        loaded = load_files(con, path, on_stored=on_stored)
+        loaded = load_files(con, path, on_stored=on_stored, items=prepared_items())
         params = {"vocabularies": cl.vocab_fingerprint(), "jobs": workers, "during_load": loaded.run_id}
         run_id = report.run_id = start_run(con, "classify", cl.SOURCE, None, params)
         gc.disable()
-        drain(keep=0)
         buffers.flush(con, report.counts)
         from_store |= {
             row[0] for row in con.execute("SELECT nct_id FROM raw_studies").fetchall()
@@ -141,3 +161,11 @@ def load_and_classify_files(
         if pool is not None:
             pool.terminate()
             pool.join()
+
+
+def _ready(entry) -> bool:
+    return isinstance(entry, SkippedFile) or entry.ready()
+
+
+def _results(entry) -> list:
+    return [entry] if isinstance(entry, SkippedFile) else entry.get()

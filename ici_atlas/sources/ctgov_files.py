@@ -198,22 +198,12 @@ def _read_bytes(ref: str, name: str, data: bytes) -> Iterator[FoundRecord | Skip
         yield SkippedFile(ref, f"not a study file ({suffix or 'no extension'})")
 
 
-def _read_zip(ref: str, path: Path) -> Iterator[FoundRecord | SkippedFile]:
-    try:
-        archive = zipfile.ZipFile(path)
-    except zipfile.BadZipFile as exc:
-        raise InputError(
-            f"Cannot read ZIP {str(path)!r}: {exc}", fix="Download the bulk ZIP again."
-        ) from exc
-    with archive:
-        for member in sorted(archive.namelist()):
-            if member.endswith("/"):
-                continue
-            yield from _read_bytes(f"{ref}!{member}", member, archive.read(member))
+Source = tuple[str, str, "Path | bytes"]  # (ref, file or member name, file path or member bytes)
 
 
-def read_study_files(path: str | Path) -> Iterator[FoundRecord | SkippedFile]:
-    """Every study record under ``path`` (a file or a directory, recursively)."""
+def iter_study_sources(path: str | Path) -> Iterator[Source | SkippedFile]:
+    """The files (and ZIP members) under ``path`` that may hold study records, in order,
+    without reading them; documentation and hidden files are skipped."""
     path = Path(path)
     if not path.exists():
         raise InputError(
@@ -231,6 +221,33 @@ def read_study_files(path: str | Path) -> Iterator[FoundRecord | SkippedFile]:
         if file.name.startswith(".") or file.name in ("PROVENANCE.md", "README.md"):
             yield SkippedFile(ref, "documentation / hidden file")
         elif file.suffix.lower() == ".zip":
-            yield from _read_zip(ref, file)
+            yield from _zip_members(ref, file)
         else:
-            yield from _read_bytes(ref, file.name, file.read_bytes())
+            yield (ref, file.name, file)
+
+
+def _zip_members(ref: str, path: Path) -> Iterator[Source]:
+    try:
+        archive = zipfile.ZipFile(path)
+    except zipfile.BadZipFile as exc:
+        raise InputError(
+            f"Cannot read ZIP {str(path)!r}: {exc}", fix="Download the bulk ZIP again."
+        ) from exc
+    with archive:
+        for member in sorted(archive.namelist()):
+            if not member.endswith("/"):
+                yield (f"{ref}!{member}", member, archive.read(member))
+
+
+def read_source(ref: str, name: str, src: "Path | bytes") -> Iterator[FoundRecord | SkippedFile]:
+    """The study records of one source of :func:`iter_study_sources`."""
+    yield from _read_bytes(ref, name, src.read_bytes() if isinstance(src, Path) else src)
+
+
+def read_study_files(path: str | Path) -> Iterator[FoundRecord | SkippedFile]:
+    """Every study record under ``path`` (a file or a directory, recursively)."""
+    for source in iter_study_sources(path):
+        if isinstance(source, SkippedFile):
+            yield source
+        else:
+            yield from read_source(*source)
