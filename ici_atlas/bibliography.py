@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from .errors import InputError, SchemaError
+from .sources.bibfiles import format_ris_record
 
 REFERENCES_FILE = "references.json"
 IDS_FILE = "reference_ids.tsv"
@@ -405,32 +406,14 @@ def render_ris(refs: Iterable[Reference]) -> str:
     """RIS records (``JOUR`` for articles, ``ELEC`` for web pages)."""
     out = []
     for ref in refs:
-        lines = [f"TY  - {'JOUR' if ref.type == 'article' else 'ELEC'}", f"ID  - ref{ref.number}"]
-        lines += [f"AU  - {a}" for a in ref.authors]
-        if ref.group:
-            lines.append(f"AU  - {ref.group}")
-        lines.append(f"TI  - {ref.title}")
-        if ref.journal:
-            lines.append(f"JO  - {ref.journal}")
-        if ref.year:
-            lines.append(f"PY  - {ref.year}")
-        if ref.volume:
-            lines.append(f"VL  - {ref.volume}")
-        pages = _pages_full(ref.pages)
-        if pages:
-            start, _, end = pages.partition("-")
-            lines.append(f"SP  - {start}")
-            if end:
-                lines.append(f"EP  - {end}")
-        if ref.url:
-            lines.append(f"UR  - {ref.url}")
-        if ref.doi:
-            lines.append(f"DO  - {ref.doi}")
-        if ref.pmid:
-            lines.append(f"AN  - PMID:{ref.pmid}")
-        lines.append(f"N1  - Reference {ref.number} of Li et al., Cancer Drug Resist 2026;9:18")
-        lines.append("ER  - ")
-        out.append("\n".join(lines) + "\n")
+        start, _, end = (_pages_full(ref.pages) or "").partition("-")
+        out.append(format_ris_record([
+            ("TY", "JOUR" if ref.type == "article" else "ELEC"), ("ID", f"ref{ref.number}"),
+            *[("AU", a) for a in ref.authors], ("AU", ref.group), ("TI", ref.title),
+            ("JO", ref.journal), ("PY", ref.year), ("VL", ref.volume), ("SP", start), ("EP", end),
+            ("UR", ref.url), ("DO", ref.doi), ("AN", f"PMID:{ref.pmid}" if ref.pmid else ""),
+            ("N1", f"Reference {ref.number} of Li et al., Cancer Drug Resist 2026;9:18"),
+        ]))
     return "\n".join(out)
 
 

@@ -11,7 +11,6 @@ and left out; the rest continue. Each run is a ``runs`` row of kind ``classify``
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import multiprocessing
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ import duckdb
 import orjson
 
 from ici_atlas.concepts.trial import TRIAL_COLUMNS, Classifiers, classify_study, default_classifiers
+from ici_atlas.bulk import pause_gc
 from ici_atlas.db import table_exists, transaction
 from ici_atlas.errors import IciAtlasError, InputError, StoreError
 from ici_atlas.progress import progress
@@ -182,8 +182,7 @@ def classify_store(con: duckdb.DuckDBPyConnection, classifiers: Classifiers | No
     report = ClassifyReport(run_id=run_id, raw_records=total)
     reader = con.cursor()
     pool = None
-    gc_was_enabled = gc.isenabled()
-    gc.disable()  # parsed records and result rows hold no reference cycles
+    restore_gc = pause_gc()
     try:
         with transaction(con):
             create_derived_tables(con)
@@ -222,8 +221,7 @@ def classify_store(con: duckdb.DuckDBPyConnection, classifiers: Classifiers | No
         fail_run(con, run_id, exc)
         raise
     finally:
-        if gc_was_enabled:
-            gc.enable()
+        restore_gc()
         if pool is not None:
             pool.terminate()
             pool.join()

@@ -15,7 +15,6 @@ records twice changes nothing.
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import math
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ from typing import Callable, Iterable
 import duckdb
 import orjson
 
+from .bulk import insert_rows, pause_gc, transpose, unnest_select
 from .db import transaction
 from .errors import InputError, ReconciliationError, SourceError
 from .progress import Progress
@@ -203,11 +203,11 @@ def store_prepared(
         insert_rows(con, "raw_studies", _RAW_COLUMNS, inserts)
     if updates:
         cols = [c for c, _ in _RAW_COLUMNS if c != "nct_id"]
-        values = _unnest_select(_RAW_COLUMNS[1:] + _RAW_COLUMNS[:1])
+        values = unnest_select(_RAW_COLUMNS[1:] + _RAW_COLUMNS[:1])
         con.execute(
             f"UPDATE raw_studies SET {', '.join(f'{c} = u.{c}' for c in cols)} "
             f"FROM ({values}) AS u WHERE raw_studies.nct_id = u.nct_id",
-            _columns(updates),
+            transpose(updates),
         )
 
 
@@ -216,23 +216,6 @@ _RAW_COLUMNS = (
     ("source", "VARCHAR"), ("source_format", "VARCHAR"), ("last_update_posted", "DATE"),
     ("downloaded_at", "TIMESTAMP"), ("run_id", "BIGINT"), ("original", "VARCHAR"),
 )
-
-
-def _unnest_select(columns) -> str:
-    return "SELECT " + ", ".join(f"unnest(?::{t}[]) AS {c}" for c, t in columns)
-
-
-def _columns(rows: list[list]) -> list[list]:
-    return [list(col) for col in zip(*rows)]
-
-
-def insert_rows(con, table: str, columns, rows: list[list], or_ignore: bool = False) -> None:
-    """Insert many rows in one statement (DuckDB's executemany is slow: ~ms per row)."""
-    if not rows:
-        return
-    verb = "INSERT OR IGNORE" if or_ignore else "INSERT"
-    names = ", ".join(c for c, _ in columns)
-    con.execute(f"{verb} INTO {table} ({names}) {_unnest_select(columns)}", _columns(rows))
 
 
 _RECORD_COLUMNS = (("run_id", "BIGINT"), ("chunk_index", "INTEGER"), ("nct_id", "VARCHAR"))
@@ -311,8 +294,7 @@ def load_files(con: duckdb.DuckDBPyConnection, path: str | Path,
         if on_stored and (texts or redo):
             on_stored(texts or {}, redo)
 
-    gc_was_enabled = gc.isenabled()
-    gc.disable()  # parsed studies hold no reference cycles; the cyclic GC only costs time here
+    restore_gc = pause_gc()
     try:
         for item in (read_study_files(path) if items is None else items):
             bar.advance()
@@ -346,8 +328,7 @@ def load_files(con: duckdb.DuckDBPyConnection, path: str | Path,
         fail_run(con, run_id, exc)
         raise
     finally:
-        if gc_was_enabled:
-            gc.enable()
+        restore_gc()
     reasons: dict[str, int] = {}
     for s in skipped:
         key = s["reason"].split(":")[0] if "table" in s["reason"] else s["reason"]

@@ -13,7 +13,6 @@ the old ones in one transaction at the end, so a failed run leaves the old table
 
 from __future__ import annotations
 
-import gc
 import multiprocessing
 import os
 from collections import deque
@@ -23,6 +22,7 @@ import duckdb
 
 from . import classify as cl
 from .concepts.trial import Classifiers, default_classifiers
+from .bulk import pause_gc
 from .db import transaction
 from .ingest import RunResult, load_files, prepare_study
 from .sources.ctgov_files import SkippedFile, Source, iter_study_sources, read_source
@@ -112,7 +112,7 @@ def load_and_classify_files(
         while window:
             yield from _results(window.popleft())
 
-    gc_was_enabled = gc.isenabled()
+    restore_gc = None
     try:
         _create_staging(con)
         cl._WORKER_CLASSIFIERS = classifiers  # inherited by the forked workers
@@ -122,7 +122,7 @@ def load_and_classify_files(
         loaded = load_files(con, path, on_stored=on_stored, items=prepared_items())
         params = {"vocabularies": cl.vocab_fingerprint(), "jobs": workers, "during_load": loaded.run_id}
         run_id = report.run_id = start_run(con, "classify", cl.SOURCE, None, params)
-        gc.disable()
+        restore_gc = pause_gc()
         buffers.flush(con, report.counts)
         from_store |= {
             row[0] for row in con.execute("SELECT nct_id FROM raw_studies").fetchall()
@@ -156,8 +156,8 @@ def load_and_classify_files(
             fail_run(con, run_id, exc)
         raise
     finally:
-        if gc_was_enabled:
-            gc.enable()
+        if restore_gc is not None:
+            restore_gc()
         if pool is not None:
             pool.terminate()
             pool.join()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import duckdb
 
+from ..sources.bibfiles import format_ris_record
 from .decisions import latest_decisions
 from .library import LibraryRecord, query_canonical
 from .prescreen import agents_named
@@ -40,23 +41,11 @@ def render_library_csv_rows(con: duckdb.DuckDBPyConnection, stage: str = "all") 
 
 
 def render_ris(con: duckdb.DuckDBPyConnection, stage: str = "all") -> str:
-    lines = []
-    for r in _records(con, stage):
-        lines.append("TY  - JOUR")
-        lines.append(f"TI  - {r.title}")
-        if r.journal:
-            lines.append(f"T2  - {r.journal}")
-        if r.year:
-            lines.append(f"PY  - {r.year}")
-        if r.doi:
-            lines.append(f"DO  - {r.doi}")
-        if r.pmid:
-            lines.append(f"AN  - {r.pmid}")
-        if r.abstract:
-            lines.append(f"AB  - {r.abstract}")
-        lines.append("ER  - ")
-        lines.append("")
-    return "\n".join(lines)
+    return "\n".join(
+        format_ris_record([("TY", "JOUR"), ("TI", r.title), ("T2", r.journal), ("PY", r.year),
+                           ("DO", r.doi), ("AN", r.pmid), ("AB", r.abstract)])
+        for r in _records(con, stage)
+    )
 
 
 def render_orr_template_rows(con: duckdb.DuckDBPyConnection) -> list[dict]:

@@ -18,7 +18,7 @@ import duckdb
 import orjson
 
 from ..db import ensure_schema
-from ..ingest import insert_rows
+from ..bulk import insert_rows
 from ..runs import now_utc
 from ..sources.bibfiles import ImportedRecord
 from .records import init_lit_schema

@@ -9,7 +9,7 @@ import duckdb
 import orjson
 
 from ..db import ensure_schema
-from ..ingest import insert_rows
+from ..bulk import insert_rows
 from ..runs import now_utc
 from ..sources.pubmed_xml import PubmedRecord
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Iterable
 
 from ..errors import InputError
 from .pubmed_xml import NCT_RE, ParseProblem
@@ -180,3 +181,10 @@ def read_bibfile(path: str | Path, problems: list[ParseProblem] | None = None) -
         return read_medline(path, problems)
     raise InputError(f"{path.name}: neither MEDLINE (PMID- ...) nor RIS (TY  - ...) format",
                      fix="Export from PubMed as 'PubMed' (MEDLINE) format or from a reference manager as RIS.")
+
+
+def format_ris_record(fields: Iterable[tuple[str, object]]) -> str:
+    """One RIS record from ``(tag, value)`` pairs in order (empty values left out), closed
+    with ``ER``. Join records with a blank line: ``"\\n".join(records)``."""
+    lines = [f"{tag}  - {value}" for tag, value in fields if value not in (None, "")]
+    return "\n".join(lines + ["ER  - "]) + "\n"
