@@ -239,6 +239,10 @@ def _parse_row(rd: _RowReader, agents: dict[str, str], groups: frozenset[str]) -
                 raise rd.fail(field, "", "a verified row needs both counts",
                               "fill in the count or set verified = no")
         rd.text("where_read", required=True)
+        if not orr_text and "stated" not in rd.text("derivation"):
+            raise rd.fail("orr_percent", "", "a verified row without a printed ORR needs both "
+                          "counts stated in the source",
+                          "give the printed ORR, or say in derivation that both counts are stated")
     return OrrArm(
         trial=rd.text("trial", required=True), arm=rd.text("arm"), nct_id=nct or None,
         pmid=pmid or None, doi=doi or None, agent=agent, target_class=target_class,

@@ -50,6 +50,9 @@ def test_verified_counts_agree_with_printed_orr(arms):
     assert verified
     for a in verified:
         assert a.n_evaluable and a.responders is not None, a.trial
+        if not a.orr_percent:  # no printed percentage: both counts were read as printed
+            assert "stated" in a.derivation, (a.trial, a.arm)
+            continue
         gap = abs(100 * a.responders / a.n_evaluable - float(a.orr_percent))
         assert gap <= ef.orr_precision_slack(a.orr_percent), (a.trial, a.arm, gap)
 
@@ -144,6 +147,14 @@ def test_verified_row_without_counts_is_rejected(tmp_path):
         row = next(r for r in rows if r["verified"] == "yes")
         row["responders"] = ""
     with pytest.raises(VocabularyError, match="verified row needs both counts"):
+        ef.load_orr_arms(_copy_with(tmp_path, edit))
+
+
+def test_verified_row_without_printed_orr_needs_stated_counts(tmp_path):
+    def edit(rows):
+        row = next(r for r in rows if r["verified"] == "yes" and "stated" not in r["derivation"])
+        row["orr_percent"] = ""
+    with pytest.raises(VocabularyError, match="without a printed ORR"):
         ef.load_orr_arms(_copy_with(tmp_path, edit))
 
 
