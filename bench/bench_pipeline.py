@@ -124,6 +124,7 @@ def stage_pipeline(input_dir: Path, db_path: Path, two_step: bool = False) -> di
     trials = con.execute("SELECT count(*) FROM trials").fetchone()[0]
     con.close()
     return {
+        "store_bytes": db_path.stat().st_size,
         "studies": stored,
         "trials": trials,
         "seconds": t2 - t0,
@@ -298,6 +299,7 @@ def main(argv: list[str] | None = None) -> int:
         "classify_seconds": round(pipe["classify_seconds"], 2),
         "pipeline_studies_per_s": round(n / pipe["seconds"]),
         "pipeline_peak_rss_bytes": pipe["peak_rss_bytes"],
+        "store_bytes": pipe["store_bytes"],
         "floor_cpu_seconds": round(floor["cpu_seconds"], 2),
         "pipeline_cpu_seconds": round(pipe["cpu_seconds"], 2),
         "load_cpu_seconds": round(pipe["load_cpu_seconds"], 2),
@@ -340,6 +342,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ratio pipeline/floor: {ratio:.2f} wall-clock, {cpu_ratio:.2f} CPU "
               f"(target <= {TARGET_RATIO:g}: {'met' if result['ratio_ok'] else 'MISSED'})")
         print(f"peak RSS: {_gib(peak)} (target < 2 GiB: {'met' if result['rss_ok'] else 'MISSED'})")
+        print(f"store file: {pipe['store_bytes'] / 1024**2:,.0f} MiB")
         print(f"machine: {os.cpu_count()} CPUs, 1-min load average {load_before:.1f} before, "
               f"{load_after:.1f} after (wall-clock times stretch when others use the CPUs)"
               + ("; cyclic GC disabled" if args.no_gc else ""))

@@ -24,6 +24,7 @@ from ici_atlas.bulk import pause_gc
 from ici_atlas.db import table_exists, transaction
 from ici_atlas.errors import IciAtlasError, InputError, StoreError
 from ici_atlas.progress import progress
+from ici_atlas.raw_json import CorruptRecord, unpack_json
 from ici_atlas.runs import fail_run, finish_run, quarantine_record, start_run, update_run
 from ici_atlas.vocab.tsv import vocab_path
 
@@ -189,7 +190,7 @@ def classify_store(con: duckdb.DuckDBPyConnection, classifiers: Classifiers | No
             buffers = _Buffers()
             pending = 0
             # Storage order streams without sorting the JSON; rows are sorted when published.
-            result = reader.execute("SELECT nct_id, json FROM raw_studies")
+            result = reader.execute("SELECT nct_id, json_zstd FROM raw_studies")
             batches = iter(lambda: result.fetchmany(BATCH), [])
             if jobs > 1 and "fork" in multiprocessing.get_all_start_methods():
                 global _WORKER_CLASSIFIERS
@@ -242,20 +243,27 @@ def finish_classify_run(con: duckdb.DuckDBPyConnection, report: ClassifyReport, 
 _WORKER_CLASSIFIERS: Classifiers | None = None
 
 
-def _classify_batch(batch: list[tuple[str, str | None]],
+def _classify_batch(batch: list[tuple[str, bytes | None]],
                     classifiers: Classifiers | None = None) -> list[tuple]:
-    """Classify stored records. Each item is ``("ok", trial_row, agent_rows, arm_rows,
-    partner_rows, cancer_rows, country_rows, is_pd1)`` or ``("bad", nct, field, reason,
-    raw_excerpt)``; plain tuples, so worker processes can send them back."""
+    """Classify stored records (``(nct_id, json_zstd)`` rows). Each item is ``("ok",
+    trial_row, agent_rows, arm_rows, partner_rows, cancer_rows, country_rows, is_pd1)`` or
+    ``("bad", nct, field, reason, raw_excerpt)``; plain tuples, so worker processes can send
+    them back."""
     cl = classifiers or _WORKER_CLASSIFIERS or default_classifiers()
     out: list[tuple] = []
-    for nct, text in batch:
+    for nct, packed in batch:
         try:
-            record = orjson.loads(text or "")
-        except orjson.JSONDecodeError as exc:
-            out.append(("bad", nct, "json", f"not valid JSON: {exc}", (text or "")[:2000]))
+            data = unpack_json(packed)
+        except CorruptRecord as exc:
+            out.append(("bad", nct, "json_zstd", f"stored JSON unreadable: {exc}", ""))
             continue
-        out.append(classify_record(nct, record, cl, text))
+        try:
+            record = orjson.loads(data)
+        except orjson.JSONDecodeError as exc:
+            text = data.decode("utf-8", "replace")
+            out.append(("bad", nct, "json", f"not valid JSON: {exc}", text[:2000]))
+            continue
+        out.append(classify_record(nct, record, cl))
     return out
 
 

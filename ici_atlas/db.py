@@ -16,8 +16,11 @@ from typing import Iterator
 import duckdb
 
 from .errors import StoreError
+from .raw_json import register_sql_functions
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
+# 1 -> 2: raw_studies.json (TEXT) became json_zstd (Zstandard BLOB) + has_results; upgraded
+# in place by the first writable connection (_upgrade_from_1).
 
 # DuckDB spills to disk past this; keeps a full load + classify of 200,000 studies under
 # 2 GiB of memory (docs/performance.md). Override with ICI_ATLAS_DUCKDB_MEMORY.
@@ -54,14 +57,16 @@ CREATE TABLE IF NOT EXISTS runs (
 );
 CREATE TABLE IF NOT EXISTS raw_studies (
     nct_id             TEXT PRIMARY KEY,
-    json               TEXT NOT NULL,   -- the study JSON as received (API v2 shape)
+    json_zstd          BLOB NOT NULL,   -- the study JSON (API v2 shape), Zstandard-compressed:
+                                        -- study_json(json_zstd) gives the text (raw_json.py)
     content_hash       TEXT NOT NULL,   -- sha256 of the canonical JSON, to detect changes
     source             TEXT NOT NULL,
     source_format      TEXT NOT NULL,   -- v2-json | v1-json | ctgov-xml
     last_update_posted DATE,
     downloaded_at      TIMESTAMP NOT NULL,
     run_id             BIGINT,
-    original           TEXT             -- the record as found, when converted to v2 (v1 JSON, XML)
+    original           TEXT,            -- the record as found, when converted to v2 (v1 JSON, XML)
+    has_results        BOOLEAN NOT NULL -- the record has a resultsSection (posted results)
 );
 CREATE TABLE IF NOT EXISTS quarantine (
     run_id         BIGINT,
@@ -127,7 +132,10 @@ def connect(path: str | Path, read_only: bool = False) -> duckdb.DuckDBPyConnect
         # Bulk loads write GBs of JSON text: checkpoint (compress + write) every GB of WAL
         # instead of every 16 MB (DuckDB's default) — loading twice as fast, same store.
         con.execute(f"SET checkpoint_threshold = '{CHECKPOINT_THRESHOLD}'")
-    if not read_only:
+    register_sql_functions(con)
+    if read_only:
+        check_schema_version(con, path)
+    else:
         init_schema(con)
     return con
 
@@ -139,16 +147,80 @@ def _check_memory(value: str) -> str:
     return value.strip()
 
 
-def init_schema(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(CORE_SCHEMA)
+def _stored_version(con: duckdb.DuckDBPyConnection) -> str | None:
+    if not table_exists(con, "meta"):
+        return None
     row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-    if row is None:
+    return row[0] if row else None
+
+
+def _refuse(version: str) -> StoreError:
+    return StoreError(
+        f"Database schema version {version!r} is not the supported {SCHEMA_VERSION!r}",
+        fix="Use a new --db path, or re-create the store with `ici-atlas fetch`.",
+    )
+
+
+def init_schema(con: duckdb.DuckDBPyConnection) -> None:
+    version = _stored_version(con)
+    if version == "1":
+        _upgrade_from_1(con)
+        version = SCHEMA_VERSION
+    con.execute(CORE_SCHEMA)
+    if version is None:
         con.execute("INSERT INTO meta VALUES ('schema_version', ?)", [SCHEMA_VERSION])
-    elif row[0] != SCHEMA_VERSION:
+    elif version != SCHEMA_VERSION:
+        raise _refuse(version)
+
+
+def check_schema_version(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    """A read-only connection cannot upgrade an older store: say how to."""
+    version = _stored_version(con)
+    if version == "1":
         raise StoreError(
-            f"Database schema version {row[0]!r} is not the supported {SCHEMA_VERSION!r}",
-            fix="Use a new --db path, or re-create the store with `ici-atlas fetch`.",
+            f"The store {str(path)!r} has the older schema version 1 (raw JSON as text)",
+            fix="Run any writing command once to upgrade it in place, e.g. "
+                f"`ici-atlas classify --db {path}`.",
         )
+    if version is not None and version != SCHEMA_VERSION:
+        raise _refuse(version)
+
+
+def _upgrade_from_1(con: duckdb.DuckDBPyConnection) -> None:
+    """Schema 1 → 2: compress ``raw_studies.json`` into ``json_zstd`` and set ``has_results``,
+    batch by batch, in one transaction (a failure leaves the version-1 store as it was)."""
+    import orjson
+
+    from .raw_json import pack_json
+
+    columns = ("content_hash", "source", "source_format", "last_update_posted",
+               "downloaded_at", "run_id", "original")
+    with transaction(con):
+        con.execute("ALTER TABLE raw_studies RENAME TO raw_studies_v1")
+        con.execute(CORE_SCHEMA)
+        all_ids = [r[0] for r in con.execute("SELECT nct_id FROM raw_studies_v1").fetchall()]
+        for start in range(0, len(all_ids), 2_000):
+            batch = con.execute(
+                "SELECT nct_id, json FROM raw_studies_v1 WHERE nct_id IN "
+                "(SELECT unnest(?::VARCHAR[]))", [all_ids[start:start + 2_000]]).fetchall()
+            ids = [nct for nct, _ in batch]
+            packed, results = [], []
+            for _, text in batch:
+                data = text.encode("utf-8")
+                packed.append(pack_json(data))
+                try:
+                    results.append(isinstance(study := orjson.loads(data), dict)
+                                   and "resultsSection" in study)
+                except orjson.JSONDecodeError:
+                    results.append(False)
+            con.execute(
+                f"INSERT INTO raw_studies (nct_id, json_zstd, has_results, {', '.join(columns)}) "
+                f"SELECT u.nct_id, u.json_zstd, u.has_results, {', '.join('v.' + c for c in columns)} "
+                "FROM (SELECT unnest(?::VARCHAR[]) AS nct_id, unnest(?::BLOB[]) AS json_zstd, "
+                "unnest(?::BOOLEAN[]) AS has_results) u JOIN raw_studies_v1 v USING (nct_id)",
+                [ids, packed, results])
+        con.execute("DROP TABLE raw_studies_v1")
+        con.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", [SCHEMA_VERSION])
 
 
 def table_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:

@@ -29,6 +29,7 @@ from .bulk import insert_rows, pause_gc, transpose, unnest_select
 from .db import transaction
 from .errors import InputError, ReconciliationError, SourceError
 from .progress import Progress
+from .raw_json import pack_json
 from .runs import fail_run, finish_run, now_utc, quarantine_record, start_run, update_run
 from .sources.ctgov_api import CtgovClient
 from .sources.ctgov_files import (
@@ -118,13 +119,14 @@ def _update_run(con: duckdb.DuckDBPyConnection, run_id: int, counts: Counts, **c
 
 @dataclass
 class Prepared:
-    """A study ready to store: its JSON text and content hash computed, and (when prepared
-    by a classification worker) its classification item."""
+    """A study ready to store: its JSON packed (:mod:`ici_atlas.raw_json`) and content hash
+    computed, and (when prepared by a classification worker) its classification item."""
 
     nct_id: str
     ref: str
     source_format: str
-    text: str
+    packed: bytes  # the JSON as stored (Zstandard)
+    has_results: bool
     digest: str
     last_update: str  # lastUpdatePostDate as text ("" when absent)
     original: str | None = None
@@ -133,8 +135,9 @@ class Prepared:
 
 def prepare_study(study: dict, source_format: str, original: str | None = None,
                   ref: str = "") -> Prepared:
-    return Prepared(study_nct_id(study), ref, source_format, orjson.dumps(study).decode(),
-                    content_hash(study), study_last_update(study) or "", original)
+    return Prepared(study_nct_id(study), ref, source_format, pack_json(orjson.dumps(study)),
+                    "resultsSection" in study, content_hash(study),
+                    study_last_update(study) or "", original)
 
 
 def store_studies(
@@ -182,8 +185,8 @@ def store_prepared(
         updated_on = _date(r.last_update)
         old = existing.get(nct)
         if old is None:
-            inserts.append([nct, r.text, r.digest, source, r.source_format, updated_on, now, run_id,
-                            r.original])
+            inserts.append([nct, r.packed, r.digest, source, r.source_format, updated_on, now,
+                            run_id, r.original, r.has_results])
             counts.new += 1
         elif old[0] == r.digest:
             counts.unchanged += 1
@@ -194,8 +197,8 @@ def store_prepared(
                 kept_stored.append(nct)
             continue
         else:
-            updates.append([r.text, r.digest, source, r.source_format, updated_on, now, run_id,
-                            r.original, nct])
+            updates.append([r.packed, r.digest, source, r.source_format, updated_on, now, run_id,
+                            r.original, r.has_results, nct])
             counts.updated += 1
         if stored is not None:
             stored[nct] = r
@@ -212,9 +215,10 @@ def store_prepared(
 
 
 _RAW_COLUMNS = (
-    ("nct_id", "VARCHAR"), ("json", "VARCHAR"), ("content_hash", "VARCHAR"),
+    ("nct_id", "VARCHAR"), ("json_zstd", "BLOB"), ("content_hash", "VARCHAR"),
     ("source", "VARCHAR"), ("source_format", "VARCHAR"), ("last_update_posted", "DATE"),
     ("downloaded_at", "TIMESTAMP"), ("run_id", "BIGINT"), ("original", "VARCHAR"),
+    ("has_results", "BOOLEAN"),
 )
 
 

@@ -30,6 +30,7 @@ import orjson
 from .classify import require_derived_tables
 from .db import table_exists, transaction
 from .errors import StoreError
+from .raw_json import CorruptRecord, unpack_json
 from .runs import finish_run, start_run, update_run
 
 TABLE = "orr_extracted"
@@ -620,10 +621,10 @@ class ExtractReport:
 
 #: Records with v2 results, and legacy-XML records whose original holds clinical_results.
 _RESULTS_SQL = """
-SELECT nct_id, json,
+SELECT nct_id, json_zstd,
        CASE WHEN source_format = 'ctgov-xml' THEN original END AS xml
 FROM raw_studies
-WHERE json LIKE '%"resultsSection"%'
+WHERE has_results
    OR (source_format = 'ctgov-xml' AND original LIKE '%<clinical_results>%')
 ORDER BY nct_id
 """
@@ -645,9 +646,12 @@ def load_orr_extracted(con: duckdb.DuckDBPyConnection) -> ExtractReport:
     rows: list[OrrExtractedRow] = []
     try:
         records = con.execute(_RESULTS_SQL).fetchall()
-        for nct, text, xml in records:
+        for nct, packed, xml in records:
             try:
-                study = orjson.loads(text)
+                study = orjson.loads(unpack_json(packed))
+            except CorruptRecord as exc:
+                report.problems.append(Problem(nct, "json_zstd", f"stored JSON unreadable: {exc}"))
+                continue
             except orjson.JSONDecodeError as exc:
                 report.problems.append(Problem(nct, "json", f"not valid JSON: {exc}"))
                 continue

@@ -61,8 +61,7 @@ def _prepare_source(source: Source) -> list:
             out.append(item)
             continue
         prepared = prepare_study(item.study, item.source_format, item.original, item.ref)
-        prepared.classified = cl.classify_record(prepared.nct_id, item.study, classifiers,
-                                                 prepared.text)
+        prepared.classified = cl.classify_record(prepared.nct_id, item.study, classifiers)
         out.append(prepared)
     return out
 
@@ -136,7 +135,7 @@ def load_and_classify_files(
             bar = Progress("classify stored records", len(ids))
             for start in range(0, len(ids), cl.BATCH):
                 chunk = ids[start: start + cl.BATCH]
-                rows = con.execute("SELECT nct_id, json FROM raw_studies WHERE nct_id IN "
+                rows = con.execute("SELECT nct_id, json_zstd FROM raw_studies WHERE nct_id IN "
                                    "(SELECT unnest(?::VARCHAR[])) ORDER BY nct_id", [chunk]).fetchall()
                 take(cl._classify_batch(rows, classifiers))
                 bar.advance(len(chunk))

@@ -10,6 +10,7 @@ from pathlib import Path
 import orjson
 
 from ici_atlas.classify_eval import load_labels, load_record
+from ici_atlas.raw_json import pack_json
 
 LABELS = Path(__file__).resolve().parent / "labels" / "trials_labelled.tsv"
 
@@ -28,9 +29,10 @@ def insert_raw(con, items: list[tuple[str, str]]) -> None:
     now = datetime.datetime(2026, 1, 1)
     for nct, text in items:
         con.execute(
-            "INSERT INTO raw_studies (nct_id, json, content_hash, source, source_format, "
-            "downloaded_at) VALUES (?, ?, ?, 'test', 'v2-json', ?)",
-            [nct, text, hashlib.sha256(text.encode()).hexdigest(), now],
+            "INSERT INTO raw_studies (nct_id, json_zstd, content_hash, source, source_format, "
+            "downloaded_at, has_results) VALUES (?, ?, ?, 'test', 'v2-json', ?, ?)",
+            [nct, pack_json(text.encode()), hashlib.sha256(text.encode()).hexdigest(), now,
+             '"resultsSection"' in text],
         )
 
 

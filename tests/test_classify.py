@@ -87,6 +87,15 @@ def test_bad_json_is_quarantined_and_the_rest_continue(store):
         query_trial(store, "NCT99999991")
 
 
+def test_unreadable_stored_value_is_quarantined_and_the_rest_continue(store):
+    insert_raw(store, [("NCT99999993", '{"protocolSection": {}}')])
+    store.execute("UPDATE raw_studies SET json_zstd = 'not zstd'::BLOB WHERE nct_id = 'NCT99999993'")
+    report = classify_store(store)
+    assert report.trials == len(SAMPLE) and report.quarantined == 1
+    assert [(n, f) for n, f, _ in report.problems] == [("NCT99999993", "json_zstd")]
+    assert "Zstandard" in report.problems[0][2]
+
+
 def test_query_trial_before_classify(db_path):
     con = db.connect(db_path)
     with pytest.raises(StoreError, match="no classified trials") as err:

@@ -141,7 +141,7 @@ def test_update_fetches_only_changed_records(studies, db_path):
             result = load_from_api(con, client, updates, page_size=50, base_key=key,
                                    show_progress=False)
             statuses = con.execute(
-                "SELECT json_extract_string(json, '$.protocolSection.statusModule.overallStatus')"
+                "SELECT json_extract_string(study_json(json_zstd), '$.protocolSection.statusModule.overallStatus')"
                 " FROM raw_studies WHERE nct_id IN (?, ?)", ids[:2],
             ).fetchall()
             total = con.execute("SELECT count(*) FROM raw_studies").fetchone()[0]

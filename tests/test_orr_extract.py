@@ -21,6 +21,7 @@ from click.testing import CliRunner
 from ici_atlas import db
 from ici_atlas import orr_extract as ox
 from ici_atlas.classify import classify_store
+from ici_atlas.raw_json import pack_json
 from ici_atlas.cli import cli
 from ici_atlas.efficacy import ORR_COLUMNS, load_orr_arms
 from ici_atlas.errors import StoreError
@@ -308,11 +309,13 @@ def test_store_run_reports_a_malformed_record_and_keeps_the_others(built_store, 
     path.write_bytes(built_store.read_bytes())
     con = db.connect(path)
     try:
-        text = con.execute("SELECT json FROM raw_studies WHERE nct_id = 'NCT04732494'").fetchone()[0]
+        text = con.execute(
+            "SELECT study_json(json_zstd) FROM raw_studies WHERE nct_id = 'NCT04732494'").fetchone()[0]
         study = json.loads(text)
         om = study["resultsSection"]["outcomeMeasuresModule"]["outcomeMeasures"][0]
         om["classes"][0]["categories"][0]["measurements"][0]["value"] = "30,6"
-        con.execute("UPDATE raw_studies SET json = ? WHERE nct_id = 'NCT04732494'", [json.dumps(study)])
+        con.execute("UPDATE raw_studies SET json_zstd = ? WHERE nct_id = 'NCT04732494'",
+                    [pack_json(json.dumps(study).encode())])
         report = ox.load_orr_extracted(con)
         problems = ox.query_orr_problems(con)
         kept = ox.query_orr_extracted(con)

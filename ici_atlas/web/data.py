@@ -22,6 +22,7 @@ from .. import landscape as ls
 from ..classify import query_trial
 from ..db import table_exists
 from ..errors import InputError
+from ..raw_json import unpack_json
 
 NCT_RE = re.compile(r"^NCT\d{8}$")
 REGISTRY_URL = "https://clinicaltrials.gov/study/{nct}"
@@ -113,8 +114,8 @@ def query_trial_page(con: duckdb.DuckDBPyConnection, nct_id: str) -> dict[str, A
                            "`ici-atlas classify`")
     trial = query_trial(con, nct)
     explain = trial.pop("explain")
-    raw = con.execute("SELECT json FROM raw_studies WHERE nct_id = ?", [nct]).fetchone()
-    registry = _registry_arms(orjson.loads(raw[0])) if raw and raw[0] else {
+    raw = con.execute("SELECT json_zstd FROM raw_studies WHERE nct_id = ?", [nct]).fetchone()
+    registry = _registry_arms(orjson.loads(unpack_json(raw[0]))) if raw and raw[0] else {
         "arm_groups": [], "interventions": [], "conditions": []}
     return jsonable({
         "trial": trial,
