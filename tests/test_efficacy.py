@@ -159,7 +159,7 @@ def test_verified_row_without_printed_orr_needs_stated_counts(tmp_path):
 
 
 def test_single_arm_subgroup_uses_exact_interval(arms):
-    one = [a for a in arms if a.trial == "KEYNOTE-059"]
+    one = [a for a in arms if a.trial == "KEYNOTE-059" and a.line == "later-line"]  # cohort 1
     (row,) = ef.pool_orr(one)
     lo = stats.beta.ppf(0.025, 30, 259 - 30 + 1)
     hi = stats.beta.ppf(0.975, 31, 259 - 30)
