@@ -281,9 +281,16 @@ def _load_cached(path: Path) -> tuple[OrrArm, ...]:
     if missing:
         raise VocabularyError(f"{path.name}: missing columns {missing}",
                               fix=f"add the columns to the header of {path}")
+    seen: dict[tuple[str, str], int] = {}
     for number, text in lines[1:]:
         cells = dict(zip(header, text.rstrip("\r\n").split("\t")))
-        arms.append(_parse_row(_RowReader(path, number, cells), agents, groups))
+        reader = _RowReader(path, number, cells)
+        arm = _parse_row(reader, agents, groups)
+        first = seen.setdefault((arm.trial, arm.arm), number)
+        if first != number:
+            raise reader.fail("arm", arm.arm, f"trial {arm.trial!r} has this arm already (line {first})",
+                              "merge the two rows, or name the arms apart")
+        arms.append(arm)
     return tuple(arms)
 
 

@@ -158,6 +158,13 @@ def test_verified_row_without_printed_orr_needs_stated_counts(tmp_path):
         ef.load_orr_arms(_copy_with(tmp_path, edit))
 
 
+def test_an_arm_listed_twice_is_rejected(tmp_path):
+    def edit(rows):
+        rows.append(dict(rows[0]))
+    with pytest.raises(VocabularyError, match="has this arm already"):
+        ef.load_orr_arms(_copy_with(tmp_path, edit))
+
+
 def test_single_arm_subgroup_uses_exact_interval(arms):
     one = [a for a in arms if a.trial == "KEYNOTE-059" and a.line == "later-line"]  # cohort 1
     (row,) = ef.pool_orr(one)
