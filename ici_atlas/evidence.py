@@ -116,10 +116,7 @@ class Strategy:
         return EVIDENCE_LEVELS.index(self.evidence_level)
 
     def as_row(self) -> dict[str, Any]:
-        row = asdict(self)
-        for key in ("tumour_types", "references", "phenotypes", "partner_classes", "agents"):
-            row[key] = list(row[key])
-        return row
+        return _row(self)
 
 
 @dataclass(frozen=True)
@@ -137,10 +134,12 @@ class CombinationFinding:
     agents: tuple[str, ...]
 
     def as_row(self) -> dict[str, Any]:
-        row = asdict(self)
-        for key in ("trials", "tumour_types", "references", "partner_classes", "agents"):
-            row[key] = list(row[key])
-        return row
+        return _row(self)
+
+
+def _row(record) -> dict[str, Any]:
+    """A record as a plain row: its tuple fields become lists (JSON, CSV and templates)."""
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(record).items()}
 
 
 @dataclass(frozen=True)

@@ -52,20 +52,22 @@ def figure_dir_option(func: Callable) -> Callable:
     )(func)
 
 
-def _open(db_path: Path | None):
+def _open_filtered(db_path: Path | None, target_class, cancer, phases, since, until):
+    """The store (read-only, classified) and the checked filter of the common options."""
     con = db.connect(resolve_db(db_path), read_only=True)
     ls.check_store(con)
-    return con
+    flt = ls.check_filter(con, ls.make_filter(target_class, cancer, phases, since, until))
+    return con, flt
 
 
-def _filter(target_class, cancer, phases, since, until) -> ls.LandscapeFilter:
-    return ls.make_filter(target_class, cancer, phases, since, until)
-
-
-def _say_total(con, flt: ls.LandscapeFilter, note: str = "") -> None:
+def _show(con, flt: ls.LandscapeFilter, rows, fmt, figure: tuple[str, ...], figure_dir,
+          note: str = "", top: int = 12, columns=None) -> None:
+    """One table command: the total on stderr, the rows on stdout, its figure if asked."""
     total = ls.query_total(con, flt)
     where = f" ({flt.describe()})" if flt.describe() else ""
     info(f"{total:,} PD-1/PD-L1 trials{where}; percent = share of these trials.{note}")
+    emit(rows, fmt, columns)
+    _figures(con, flt, figure, figure_dir, top)
 
 
 def _figures(con, flt: ls.LandscapeFilter, names, out: Path | None, top: int = 12,
@@ -108,11 +110,8 @@ def phases_cmd(target_class, cancer, phases, since, until, fmt, figure_dir, db_p
     Example:
       ici-atlas landscape phases --cancer NSCLC --json
     """
-    con = _open(db_path)
-    flt = ls.check_filter(con, _filter(target_class, cancer, phases, since, until))
-    _say_total(con, flt)
-    emit(ls.query_phases(con, flt), fmt)
-    _figures(con, flt, FIGURE_FOR["phases"], figure_dir)
+    con, flt = _open_filtered(db_path, target_class, cancer, phases, since, until)
+    _show(con, flt, ls.query_phases(con, flt), fmt, FIGURE_FOR["phases"], figure_dir)
 
 
 @landscape_group.command("cancers")
@@ -132,11 +131,9 @@ def cancers_cmd(target_class, cancer, phases, since, until, top, fmt, figure_dir
     Example:
       ici-atlas landscape cancers --class PD-L1 --top 10
     """
-    con = _open(db_path)
-    flt = ls.check_filter(con, _filter(target_class, cancer, phases, since, until))
-    _say_total(con, flt, " A trial in several cancer groups counts in each.")
-    emit(ls.query_cancers(con, flt, top=top), fmt)
-    _figures(con, flt, FIGURE_FOR["cancers"], figure_dir, top or 12)
+    con, flt = _open_filtered(db_path, target_class, cancer, phases, since, until)
+    _show(con, flt, ls.query_cancers(con, flt, top=top), fmt, FIGURE_FOR["cancers"], figure_dir,
+          note=" A trial in several cancer groups counts in each.", top=top or 12)
 
 
 @landscape_group.command("partners")
@@ -158,11 +155,10 @@ def partners_cmd(target_class, cancer, phases, since, until, targets_only, top, 
     Example:
       ici-atlas landscape partners --targets-only --top 10
     """
-    con = _open(db_path)
-    flt = ls.check_filter(con, _filter(target_class, cancer, phases, since, until))
-    _say_total(con, flt, " A trial with several partner classes counts in each.")
-    emit(ls.query_partners(con, flt, targets_only=targets_only, top=top), fmt)
-    _figures(con, flt, FIGURE_FOR["partners"], figure_dir, top or 12)
+    con, flt = _open_filtered(db_path, target_class, cancer, phases, since, until)
+    _show(con, flt, ls.query_partners(con, flt, targets_only=targets_only, top=top), fmt,
+          FIGURE_FOR["partners"], figure_dir,
+          note=" A trial with several partner classes counts in each.", top=top or 12)
 
 
 @landscape_group.command("bispecifics")
@@ -180,12 +176,9 @@ def bispecifics_cmd(target_class, cancer, phases, since, until, fmt, figure_dir,
     Example:
       ici-atlas landscape bispecifics --csv
     """
-    con = _open(db_path)
-    flt = ls.check_filter(con, _filter(target_class, cancer, phases, since, until))
-    _say_total(con, flt)
-    emit(ls.query_bispecifics(con, flt), fmt,
-         BISPECIFIC_COLUMNS)
-    _figures(con, flt, FIGURE_FOR["bispecifics"], figure_dir)
+    con, flt = _open_filtered(db_path, target_class, cancer, phases, since, until)
+    _show(con, flt, ls.query_bispecifics(con, flt), fmt, FIGURE_FOR["bispecifics"], figure_dir,
+          columns=BISPECIFIC_COLUMNS)
 
 
 @landscape_group.command("years")
@@ -200,11 +193,8 @@ def years_cmd(target_class, cancer, phases, since, until, fmt, figure_dir, db_pa
     Example:
       ici-atlas landscape years --phase 3 --since 2015
     """
-    con = _open(db_path)
-    flt = ls.check_filter(con, _filter(target_class, cancer, phases, since, until))
-    _say_total(con, flt)
-    emit(ls.query_years(con, flt), fmt)
-    _figures(con, flt, FIGURE_FOR["years"], figure_dir)
+    con, flt = _open_filtered(db_path, target_class, cancer, phases, since, until)
+    _show(con, flt, ls.query_years(con, flt), fmt, FIGURE_FOR["years"], figure_dir)
 
 
 @landscape_group.command("sponsors")
@@ -223,11 +213,9 @@ def sponsors_cmd(target_class, cancer, phases, since, until, by, top, fmt, figur
     Example:
       ici-atlas landscape sponsors --by name --top 15
     """
-    con = _open(db_path)
-    flt = ls.check_filter(con, _filter(target_class, cancer, phases, since, until))
-    _say_total(con, flt)
-    emit(ls.query_sponsors(con, flt, by=by, top=top), fmt)
-    _figures(con, flt, FIGURE_FOR["sponsors"], figure_dir)
+    con, flt = _open_filtered(db_path, target_class, cancer, phases, since, until)
+    _show(con, flt, ls.query_sponsors(con, flt, by=by, top=top), fmt, FIGURE_FOR["sponsors"],
+          figure_dir)
 
 
 @landscape_group.command("countries")
@@ -244,17 +232,14 @@ def countries_cmd(target_class, cancer, phases, since, until, top, fmt, figure_d
     Example:
       ici-atlas landscape countries --top 20 --tsv
     """
-    con = _open(db_path)
-    flt = ls.check_filter(con, _filter(target_class, cancer, phases, since, until))
-    _say_total(con, flt, " A multinational trial counts in each country.")
-    emit(ls.query_countries(con, flt, top=top), fmt)
-    _figures(con, flt, FIGURE_FOR["countries"], figure_dir, top or 15)
+    con, flt = _open_filtered(db_path, target_class, cancer, phases, since, until)
+    _show(con, flt, ls.query_countries(con, flt, top=top), fmt, FIGURE_FOR["countries"],
+          figure_dir, note=" A multinational trial counts in each country.", top=top or 15)
 
 
 def _write_all_figures(db_path, out, target_class, cancer, phases, since, until, top,
                        formats) -> None:
-    con = _open(db_path)
-    flt = ls.check_filter(con, _filter(target_class, cancer, phases, since, until))
+    con, flt = _open_filtered(db_path, target_class, cancer, phases, since, until)
     from ..figures.landscape import FIGURE_NAMES
 
     _figures(con, flt, FIGURE_NAMES, out, top, tuple(formats) or ("png", "svg"))
@@ -307,8 +292,7 @@ def export_landscape_cmd(fmt, out, top, target_class, cancer, phases, since, unt
     Example:
       ici-atlas export landscape --format parquet --out landscape/
     """
-    con = _open(db_path)
-    flt = ls.check_filter(con, _filter(target_class, cancer, phases, since, until))
+    con, flt = _open_filtered(db_path, target_class, cancer, phases, since, until)
     tables = ls.query_landscape_tables(con, flt, top=top)
     columns = {"bispecifics": BISPECIFIC_COLUMNS}
     for path in ls.render_tables(tables, out, fmt, columns):

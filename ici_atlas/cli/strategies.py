@@ -81,12 +81,7 @@ def strategies_group(ctx, category, target, phenotype, evidence, show_trials, db
         return
     kb = ev.load_strategies()
     chosen = ev.query_strategies(kb, category=category, target=target, phenotype=phenotype, evidence=evidence)
-    con = _open_store(db_path)
-    try:
-        rows = ev.query_strategy_table(con, chosen)
-    finally:
-        if con is not None:
-            con.close()
+    rows, _ = _strategy_rows(db_path, chosen)
     if phenotype:
         answer = ev.query_phenotype(kb, phenotype)
         order = {s["id"]: i for i, s in enumerate(answer["strategies"])}
@@ -199,18 +194,25 @@ def coverage_cmd(missing, fmt):
     info(f"{used} of {total} cited references used by the knowledge base")
 
 
+def _strategy_rows(db_path: Path | None, strategies=None) -> tuple[list[dict], bool]:
+    """The table of ``strategies`` (default: all), with trial counts when a store is there
+    (and whether it was)."""
+    if strategies is None:
+        strategies = ev.load_strategies().strategies
+    con = _open_store(db_path)
+    try:
+        return ev.query_strategy_table(con, strategies), con is not None
+    finally:
+        if con is not None:
+            con.close()
+
+
 def _write_map(db_path: Path | None, out: Path) -> None:
     from ..figures import save_figure
     from ..figures.evidence import plot_evidence_map
 
-    kb = ev.load_strategies()
-    con = _open_store(db_path)
-    try:
-        rows = ev.query_strategy_table(con, kb.strategies)
-    finally:
-        if con is not None:
-            con.close()
-    fig = plot_evidence_map(ev.query_evidence_map(rows), trials_known=con is not None)
+    rows, trials_known = _strategy_rows(db_path)
+    fig = plot_evidence_map(ev.query_evidence_map(rows), trials_known=trials_known)
     for path in save_figure(fig, out, "evidence_map"):
         info(f"wrote {path}")
 
@@ -230,14 +232,7 @@ def map_cmd(out, show_rows, db_path, fmt):
       ici-atlas strategies map --out figures/
     """
     if show_rows:
-        kb = ev.load_strategies()
-        con = _open_store(db_path)
-        try:
-            rows = ev.query_strategy_table(con, kb.strategies)
-        finally:
-            if con is not None:
-                con.close()
-        emit(ev.query_evidence_map(rows), fmt)
+        emit(ev.query_evidence_map(_strategy_rows(db_path)[0]), fmt)
         return
     _write_map(db_path, out)
 

@@ -77,11 +77,8 @@ def _horizontal(chart: Chart, chart_id: str, title: str) -> str:
     top = 8.0
     height = top + _ROW * max(len(bars), 1) + 40
     width = left + _BAR_W + 130
-    parts = [
-        f'<svg class="chart" id="{esc(chart_id)}" role="img" aria-label="{esc(title)}" '
-        f'viewBox="0 0 {_f(width)} {_f(height)}" width="{_f(width)}" height="{_f(height)}">'
-    ]
-    ticks = chart.ticks or [(t, f"{t:,.0f}") for t in nice_ticks(vmax)]
+    parts = [_svg_open(chart_id, title, width, height)]
+    ticks = _ticks(chart, vmax)
     axis_y = top + _ROW * len(bars) + 4
     for pos, label in ticks:
         x = left + pos * scale
@@ -105,6 +102,16 @@ def _horizontal(chart: Chart, chart_id: str, title: str) -> str:
     return "".join(parts)
 
 
+def _svg_open(chart_id: str, title: str, width: float, height: float) -> str:
+    return (f'<svg class="chart" id="{esc(chart_id)}" role="img" aria-label="{esc(title)}" '
+            f'viewBox="0 0 {_f(width)} {_f(height)}" width="{_f(width)}" height="{_f(height)}">')
+
+
+def _ticks(chart: Chart, vmax: float) -> list[tuple[float, str]]:
+    """The chart's own ticks, else round ones up to ``vmax``."""
+    return chart.ticks or [(t, f"{t:,.0f}") for t in nice_ticks(vmax)]
+
+
 def _vertical(chart: Chart, chart_id: str, title: str) -> str:
     bars = chart.bars
     col = min(64.0, max(14.0, 640.0 / max(len(bars), 1)))
@@ -115,11 +122,8 @@ def _vertical(chart: Chart, chart_id: str, title: str) -> str:
     vmax = chart.vmax or max((b.value for b in bars), default=0) or 1.0
     scale = _V_HEIGHT / vmax
     base = top + _V_HEIGHT
-    parts = [
-        f'<svg class="chart" id="{esc(chart_id)}" role="img" aria-label="{esc(title)}" '
-        f'viewBox="0 0 {_f(width)} {_f(height)}" width="{_f(width)}" height="{_f(height)}">'
-    ]
-    ticks = chart.ticks or [(t, f"{t:,.0f}") for t in nice_ticks(vmax)]
+    parts = [_svg_open(chart_id, title, width, height)]
+    ticks = _ticks(chart, vmax)
     for pos, label in ticks:
         y = base - pos * scale
         parts.append(f'<line class="grid" x1="{_f(left)}" y1="{_f(y)}" x2="{_f(width - 10)}" '
