@@ -103,10 +103,10 @@ def _children_cpu() -> float:
 def stage_pipeline(input_dir: Path, db_path: Path, two_step: bool = False) -> dict:
     """The pipeline as `ici-atlas run --from` runs it: one pass (load, with worker processes
     classifying each committed batch), or with ``two_step`` load then classify."""
-    from ici_atlas import db
-    from ici_atlas.classify import classify_store
-    from ici_atlas.ingest import load_files
-    from ici_atlas.pipeline import default_workers, load_and_classify_files
+    from ici_atlas.store import db
+    from ici_atlas.concepts.classify import classify_store
+    from ici_atlas.store.ingest import load_files
+    from ici_atlas.concepts.pipeline import default_workers, load_and_classify_files
 
     t0, c0 = time.perf_counter(), time.process_time() + _children_cpu()
     con = db.connect(db_path)

@@ -25,7 +25,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ici_atlas import classify, db, ingest  # noqa: E402
+from ici_atlas.concepts import classify
+from ici_atlas.store import db, ingest
 from ici_atlas.report import render_report  # noqa: E402
 
 

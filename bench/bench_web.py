@@ -56,9 +56,9 @@ def shared_ctgov() -> Path:
 # ----------------------------------------------------------------------------- stores
 
 def build_base(ctgov: Path, db_path: Path) -> dict:
-    from ici_atlas import db
-    from ici_atlas.classify import classify_store
-    from ici_atlas.ingest import load_files
+    from ici_atlas.store import db
+    from ici_atlas.concepts.classify import classify_store
+    from ici_atlas.store.ingest import load_files
 
     t0 = time.perf_counter()
     con = db.connect(db_path)
@@ -73,8 +73,8 @@ def build_base(ctgov: Path, db_path: Path) -> dict:
 
 def replicate_sql(base_db: Path, db_path: Path, n: int) -> dict:
     """Copy the base store's derived tables to ``n`` trials (NCT IDs rewritten)."""
-    from ici_atlas import db
-    from ici_atlas.classify import DERIVED_SCHEMA
+    from ici_atlas.store import db
+    from ici_atlas.concepts.classify import DERIVED_SCHEMA
 
     t0 = time.perf_counter()
     con = db.connect(db_path)
@@ -112,9 +112,9 @@ def replicate_pipeline(ctgov: Path, work: Path, db_path: Path, n: int) -> dict:
     """Replicated raw records written as API v2 pages, loaded and classified."""
     import bench_pipeline as bp
 
-    from ici_atlas import db
-    from ici_atlas.classify import classify_store
-    from ici_atlas.ingest import load_files
+    from ici_atlas.store import db
+    from ici_atlas.concepts.classify import classify_store
+    from ici_atlas.store.ingest import load_files
 
     t0 = time.perf_counter()
     bp.write_input(bp.read_base_studies(ctgov), n, work / "input")
@@ -253,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
             big = replicate_pipeline(ctgov, work, work / "big.duckdb", n)
         log(f"  {big['trials']:,} trials ({big['pd1_trials']:,} PD-(L)1) in "
             f"{big['seconds']:.1f} s; timing {repeats} requests per case ...")
-        from ici_atlas import db
+        from ici_atlas.store import db
         from ici_atlas.web.explorer import query_facets
 
         con = db.connect(work / "base.duckdb", read_only=True)

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import orjson
 
-from ici_atlas.classify_eval import load_labels, load_record
-from ici_atlas.raw_json import pack_json
+from ici_atlas.concepts.evaluate import load_labels, load_record
+from ici_atlas.store.raw_json import pack_json
 
 LABELS = Path(__file__).resolve().parent / "labels" / "trials_labelled.tsv"
 

@@ -17,9 +17,9 @@ SUBSETS = ("vrinda2019__NSCLCBench", "partrita__clinicaltrial-watch-tigit")
 
 
 def build_store(ctgov: Path, db_path: Path) -> Path:
-    from ici_atlas import db
-    from ici_atlas.classify import classify_store
-    from ici_atlas.ingest import load_files
+    from ici_atlas.store import db
+    from ici_atlas.concepts.classify import classify_store
+    from ici_atlas.store.ingest import load_files
 
     con = db.connect(db_path)
     try:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from conftest import skip_or_fail
-from ici_atlas import approvals as ap
+from ici_atlas.analyses import approvals as ap
 from ici_atlas.errors import InputError, VocabularyError
 from ici_atlas.vocab import load_agents
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from conftest import skip_or_fail
-from ici_atlas import bibliography as bib
+from ici_atlas.analyses import bibliography as bib
 from ici_atlas.errors import InputError, SchemaError, VocabularyError
 
 SEED_NAME = "000_dbfac863d058afaa.txt"
@@ -27,7 +27,7 @@ def test_committed_file_equals_a_fresh_parse_of_the_seed(seed):
     fresh = bib.dump_references(bib.apply_verified_ids(bib.parse_seed(seed)))
     committed = bib.references_path().read_text(encoding="utf-8")
     assert fresh == committed, (
-        "references.json is stale: python -m ici_atlas.bibliography --seed SEED "
+        "references.json is stale: python -m ici_atlas.analyses.bibliography --seed SEED "
         "--out ici_atlas/data/references.json"
     )
 

@@ -6,8 +6,8 @@ import duckdb
 import pytest
 from click.testing import CliRunner
 
-from ici_atlas import db
-from ici_atlas.classify import DERIVED_TABLES, EXPORT_COLUMNS, classify_store, query_trial
+from ici_atlas.store import db
+from ici_atlas.concepts.classify import DERIVED_TABLES, EXPORT_COLUMNS, classify_store, query_trial
 from ici_atlas.cli import cli
 from ici_atlas.errors import InputError, StoreError
 

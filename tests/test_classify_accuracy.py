@@ -7,7 +7,7 @@ were finished (docs/classification.md, "Measured accuracy"); a regression below 
 
 import pytest
 
-from ici_atlas.classify_eval import FIELDS, evaluate, load_labels
+from ici_atlas.concepts.evaluate import FIELDS, evaluate, load_labels
 from ici_atlas.vocab import load_agents, load_partner_classes
 from ici_atlas.vocab.cancers import CANCER_GROUP_IDS
 

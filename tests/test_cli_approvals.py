@@ -9,7 +9,7 @@ import json
 
 from click.testing import CliRunner
 
-from ici_atlas import approvals as ap
+from ici_atlas.analyses import approvals as ap
 from ici_atlas.cli import cli
 
 

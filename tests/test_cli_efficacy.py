@@ -9,7 +9,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from ici_atlas import efficacy as ef
+from ici_atlas.analyses import efficacy as ef
 from ici_atlas.cli import cli
 
 SPEC_COLUMNS = ["trial", "nct_id", "pmid", "doi", "agent", "target_class", "tumor_group", "line",

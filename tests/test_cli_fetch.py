@@ -113,8 +113,8 @@ def test_help_ends_with_examples():
 
 _DOWNLOADER = """
 import sys
-from ici_atlas import db
-from ici_atlas.ingest import load_from_api
+from ici_atlas.store import db
+from ici_atlas.store.ingest import load_from_api
 from ici_atlas.sources.ctgov_api import CtgovClient
 from ici_atlas.sources.ctgov_query import build_queries
 db_path, url, terms = sys.argv[1], sys.argv[2], sys.argv[3].split(",")

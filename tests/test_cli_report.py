@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from ici_atlas import db
+from ici_atlas.store import db
 from ici_atlas.cli import cli
 
 pytestmark = pytest.mark.shared_data

@@ -12,7 +12,7 @@ import duckdb
 import pytest
 from click.testing import CliRunner
 
-from ici_atlas import evidence as ev
+from ici_atlas.analyses import evidence as ev
 from ici_atlas.cli import cli
 
 

@@ -11,9 +11,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from ctgov_replay import ReplayServer, read_v2_studies
-from ici_atlas import db
+from ici_atlas.store import db
 from ici_atlas.errors import InputError, SourceError
-from ici_atlas.ingest import load_from_api
+from ici_atlas.store.ingest import load_from_api
 from ici_atlas.sources.ctgov_api import (
     CtgovClient,
     RetryPolicy,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ici_atlas import db
+from ici_atlas.store import db
 from ici_atlas.errors import StoreError
 
 
@@ -94,7 +94,7 @@ def test_read_only_open_of_a_version_1_store_says_how_to_upgrade(db_path):
 
 
 def test_study_json_sql_function_round_trips_and_keeps_null(db_path):
-    from ici_atlas.raw_json import pack_json
+    from ici_atlas.store.raw_json import pack_json
 
     con = db.connect(db_path)
     text = '{"a": "é"}'

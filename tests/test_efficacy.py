@@ -9,7 +9,7 @@ import random
 import pytest
 from scipy import stats
 
-from ici_atlas import efficacy as ef
+from ici_atlas.analyses import efficacy as ef
 from ici_atlas.errors import InputError, VocabularyError
 from ici_atlas.meta import pool_proportions
 from ici_atlas.vocab import load_agents

@@ -9,8 +9,8 @@ import duckdb
 import pytest
 import yaml
 
-from ici_atlas import evidence as ev
-from ici_atlas.bibliography import load_references
+from ici_atlas.analyses import evidence as ev
+from ici_atlas.analyses.bibliography import load_references
 from ici_atlas.errors import InputError, VocabularyError
 from ici_atlas.vocab import load_agents, load_partner_classes, load_partner_index, normalize_name
 
@@ -254,9 +254,9 @@ def test_evidence_map_figure(kb, tiny_store, tmp_path):
 def real_store(ctgov_data: Path, tmp_path_factory) -> Path:
     """Real records through the real pipeline: the shared NSCLCBench subset (100 NSCLC
     studies) loaded by ``fetch``'s library call, then ``classify``."""
-    from ici_atlas import db
-    from ici_atlas.classify import classify_store
-    from ici_atlas.ingest import load_files
+    from ici_atlas.store import db
+    from ici_atlas.concepts.classify import classify_store
+    from ici_atlas.store.ingest import load_files
 
     path = tmp_path_factory.mktemp("evidence") / "store.duckdb"
     con = db.connect(path)

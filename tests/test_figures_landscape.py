@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ici_atlas import db
-from ici_atlas import landscape as ls
+from ici_atlas.store import db
+from ici_atlas.analyses import landscape as ls
 from ici_atlas.figures import landscape as figs
 from landscape_store import landscape_db  # noqa: F401  (session fixture)
 

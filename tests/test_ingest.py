@@ -10,9 +10,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ctgov_replay import ReplayServer
-from ici_atlas import db
+from ici_atlas.store import db
 from ici_atlas.errors import InputError, ReconciliationError
-from ici_atlas.ingest import (
+from ici_atlas.store.ingest import (
     Counts,
     content_hash,
     load_from_api,
@@ -208,7 +208,7 @@ def test_an_older_copy_does_not_overwrite_a_newer_one(studies, db_path):
 def test_streaming_batches_resolve_duplicates_like_one_batch(ctgov_data, tmp_path, monkeypatch):
     """Loading in tiny batches (duplicates spread over batches) stores exactly what one big
     batch stores. dgg32__clinical-trials-public holds 61 v2 records of 51 studies."""
-    from ici_atlas import db, ingest
+    from ici_atlas.store import db, ingest
 
     folder = ctgov_data / "dgg32__clinical-trials-public"
     results = {}

@@ -2,7 +2,7 @@
 
 The expected values are computed here independently from the ``trials`` /
 ``trial_agents`` rows the classifier wrote (plain Python over the rows), and compared with
-what the SQL in ``ici_atlas.landscape`` returns.
+what the SQL in ``ici_atlas.analyses.landscape`` returns.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from ici_atlas import db
-from ici_atlas import landscape as ls
+from ici_atlas.store import db
+from ici_atlas.analyses import landscape as ls
 from ici_atlas.errors import InputError, StoreError
 from landscape_store import landscape_db  # noqa: F401  (session fixture)
 

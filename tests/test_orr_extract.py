@@ -1,4 +1,4 @@
-"""ORR extracted from ClinicalTrials.gov posted results (``ici_atlas.orr_extract``) and its
+"""ORR extracted from ClinicalTrials.gov posted results (``ici_atlas.analyses.registry_orr``) and its
 commands, on real records read in place from ../shared/data/ctgov.
 
 Every expected number below was read by hand in the named study's JSON
@@ -18,14 +18,14 @@ import orjson
 import pytest
 from click.testing import CliRunner
 
-from ici_atlas import db
-from ici_atlas import orr_extract as ox
-from ici_atlas.classify import classify_store
-from ici_atlas.raw_json import pack_json
+from ici_atlas.store import db
+from ici_atlas.analyses import registry_orr as ox
+from ici_atlas.concepts.classify import classify_store
+from ici_atlas.store.raw_json import pack_json
 from ici_atlas.cli import cli
-from ici_atlas.efficacy import ORR_COLUMNS, load_orr_arms
+from ici_atlas.analyses.efficacy import ORR_COLUMNS, load_orr_arms
 from ici_atlas.errors import StoreError
-from ici_atlas.ingest import load_files
+from ici_atlas.store.ingest import load_files
 
 from conftest import skip_or_fail
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from ici_atlas import db, ingest
-from ici_atlas.classify import DERIVED_TABLES, classify_store
-from ici_atlas.pipeline import load_and_classify_files
+from ici_atlas.store import db, ingest
+from ici_atlas.concepts.classify import DERIVED_TABLES, classify_store
+from ici_atlas.concepts.pipeline import load_and_classify_files
 
 # Real folders with what the one-pass path must handle: the TIGIT watch list (many
 # PD-(L)1 trials), and dgg32 (61 records of 51 studies: duplicates inside one input).

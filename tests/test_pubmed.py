@@ -11,7 +11,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from ici_atlas import db
+from ici_atlas.store import db
 from ici_atlas.errors import ReconciliationError, SourceError
 from ici_atlas.review.search import SearchPlan, plan_search, run_search
 from ici_atlas.sources.http import RetryPolicy

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from ici_atlas import db
+from ici_atlas.store import db
 from ici_atlas.cli import cli
 from ici_atlas.report import render_report
 from ici_atlas.report.interactive import nice_ticks, render_chart_svg
@@ -212,7 +212,7 @@ def test_no_records_builds_the_rest(tmp_path):
 
 
 def test_unclassified_store_says_so(tmp_path, ctgov_data):
-    from ici_atlas.ingest import load_files
+    from ici_atlas.store.ingest import load_files
     from ici_atlas.report import build_sections
     from ici_atlas.report.methods import query_store_state
 

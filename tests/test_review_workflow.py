@@ -10,7 +10,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from ici_atlas import db
+from ici_atlas.store import db
 from ici_atlas.cli import cli
 from ici_atlas.errors import InputError
 from ici_atlas.review.decisions import Decision, record_decisions

@@ -15,7 +15,8 @@ import duckdb
 import pytest
 from click.testing import CliRunner
 
-from ici_atlas import db, evidence, landscape
+from ici_atlas.store import db
+from ici_atlas.analyses import evidence, landscape
 from ici_atlas.cli import cli
 from ici_atlas.web import explorer
 from ici_atlas.web.openapi import build_openapi

@@ -14,7 +14,7 @@ from urllib.parse import quote, urlencode
 
 import pytest
 
-from ici_atlas import db
+from ici_atlas.store import db
 from ici_atlas.web import data, explorer
 from web_store import (FORMULA_NCT, FORMULA_TITLE, HOSTILE_NCT, HOSTILE_TEXTS, SQL_TITLE,
                        TEMPLATE_TEXT, XSS_ARM_DESCRIPTION, XSS_TITLE, get, web_db,  # noqa: F401

@@ -72,9 +72,9 @@ def hostile_studies(base: dict) -> list[dict]:
 
 
 def build_web_store(ctgov: Path, db_path: Path) -> Path:
-    from ici_atlas import db
-    from ici_atlas.classify import classify_store
-    from ici_atlas.ingest import load_files
+    from ici_atlas.store import db
+    from ici_atlas.concepts.classify import classify_store
+    from ici_atlas.store.ingest import load_files
 
     extra = db_path.parent / "hostile"
     extra.mkdir(parents=True, exist_ok=True)

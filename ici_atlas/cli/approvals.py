@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from .. import approvals as ap
+from ..analyses import approvals as ap
 from .common import emit, export_options, info, output_options, write_rows
 from .export import export_group
 from .figures import figures_group

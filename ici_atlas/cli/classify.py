@@ -8,8 +8,8 @@ from pathlib import Path
 
 import click
 
-from .. import classify as cl
-from ..db import connect
+from ..concepts import classify as cl
+from ..store.db import connect
 from ..errors import InputError
 from .common import _jsonable, db_option, export_options, info, resolve_db, write_rows
 from .export import export_group

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from .. import efficacy as ef
+from ..analyses import efficacy as ef
 from .common import emit, export_options, info, output_options, write_rows
 from .export import export_group
 from .figures import figures_group

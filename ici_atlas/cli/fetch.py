@@ -7,9 +7,10 @@ from pathlib import Path
 
 import click
 
-from .. import config, db
+from .. import config
+from ..store import db
 from ..errors import InputError
-from ..ingest import (
+from ..store.ingest import (
     QUARANTINE_COLUMNS,
     load_files,
     load_from_api,
@@ -94,7 +95,7 @@ def fetch_command(from_path, classify_too, api_url, terms, types, page_size, max
     if from_path is not None:
         with db.connect(resolve_db(db_path)) as con:
             if classify_too:
-                from ..pipeline import load_and_classify_files
+                from ..concepts.pipeline import load_and_classify_files
 
                 result, classified = load_and_classify_files(con, from_path)
                 info(classified.summary())

@@ -8,8 +8,8 @@ from typing import Callable
 
 import click
 
-from .. import db
-from .. import landscape as ls
+from ..store import db
+from ..analyses import landscape as ls
 from ..progress import Progress
 from .common import db_option, emit, info, output_options, resolve_db
 from .export import export_group

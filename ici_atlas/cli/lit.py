@@ -8,7 +8,8 @@ import click
 
 import textwrap
 
-from .. import config, db
+from .. import config
+from ..store import db
 from ..figures import save_figure
 from ..figures.prisma import plot_prisma
 from ..review.decisions import (
@@ -22,7 +23,7 @@ from ..review.export import render_library_csv_rows, render_ris, render_orr_temp
 from ..review.library import load_imported
 from ..review.prisma import compute_prisma
 from ..review.screening import next_to_screen, prescreen_library
-from ..runs import finish_run, quarantine_record, start_run, update_run
+from ..store.runs import finish_run, quarantine_record, start_run, update_run
 from ..sources.bibfiles import read_bibfile
 from ..sources.pubmed_xml import ParseProblem
 from ..review.search import parse_date, plan_search, run_search

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import click
 
-from .. import orr_extract as ox
-from ..db import connect
+from ..analyses import registry_orr as ox
+from ..store.db import connect
 from .common import db_option, emit, export_options, info, output_options, resolve_db, write_rows
 from .export import export_group
 
@@ -78,7 +78,7 @@ def orr_compare_cmd(curated_path, fmt, db_path: Path | None) -> None:
     Example:
       ici-atlas orr-compare --db atlas.duckdb --csv > orr_compare.csv
     """
-    from ..efficacy import load_orr_arms
+    from ..analyses.efficacy import load_orr_arms
 
     curated = load_orr_arms(curated_path)
     con = connect(resolve_db(db_path), read_only=True)

@@ -7,11 +7,12 @@ from pathlib import Path
 
 import click
 
-from .. import config, db
-from ..classify import classify_store
+from .. import config
+from ..store import db
+from ..concepts.classify import classify_store
 from ..errors import ReconciliationError, SourceError
-from ..ingest import last_successful_fetch, load_from_api, plan_update
-from ..pipeline import load_and_classify_files
+from ..store.ingest import last_successful_fetch, load_from_api, plan_update
+from ..concepts.pipeline import load_and_classify_files
 from ..report import FIGURE_FORMATS, ReportResult, render_report
 from .common import db_option, info, resolve_db
 

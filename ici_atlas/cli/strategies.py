@@ -10,9 +10,9 @@ from pathlib import Path
 
 import click
 
-from .. import bibliography as bib
-from .. import db
-from .. import evidence as ev
+from ..analyses import bibliography as bib
+from ..store import db
+from ..analyses import evidence as ev
 from ..errors import InputError
 from .common import db_option, emit, info, output_options, resolve_db
 from .figures import figures_group

@@ -1,7 +1,7 @@
 """All classifiers on one study: the ``trials`` row and its explanation rows.
 
 :func:`classify_study` is a pure function of one parsed v2 record and the vocabularies
-(through :class:`Classifiers`); :mod:`ici_atlas.classify` runs it over the store.
+(through :class:`Classifiers`); :mod:`ici_atlas.concepts.classify` runs it over the store.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Figure 3 of the review: the approval timeline of PD-1/PD-L1 inhibitors.
 
 ``plot_approvals`` draws three panels from the approval events
-(:mod:`ici_atlas.approvals`): (A) each agent's first approval worldwide on a timeline, coloured
+(:mod:`ici_atlas.analyses.approvals`): (A) each agent's first approval worldwide on a timeline, coloured
 by the approving agency and marked by target; (B) the number of active indications per agent;
 (C) the number of agents with an active approval per cancer type, split by target class. The
 review draws B and C as pie charts; bars are used here because 32 slices are not readable.
@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from .. import approvals as ap
+from ..analyses import approvals as ap
 from ..vocab import load_agents
 from . import TARGET_COLOURS, new_figure, save_figure
 

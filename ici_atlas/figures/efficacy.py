@@ -15,7 +15,7 @@ from typing import Sequence
 
 from matplotlib.lines import Line2D
 
-from ..efficacy import OrrArm, _exact_ci, pool_orr
+from ..analyses.efficacy import OrrArm, _exact_ci, pool_orr
 from . import new_figure, save_figure
 
 #: Colours of the review's Figure 4 legend.
@@ -141,7 +141,7 @@ def render_efficacy_figures(
     paths = save_figure(plot_orr_figure4(arms), out_dir, "figure4_orr")
     pooled = pool_orr(arms, by=by, method=method, test=test)
     keys = list(by)
-    from ..efficacy import GROUP_KEYS
+    from ..analyses.efficacy import GROUP_KEYS
 
     for row in pooled:
         if row["k"] < min_k:

@@ -13,7 +13,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
 
-from ..evidence import CATEGORIES, MAP_STAGES, SUPPORT_LEVELS
+from ..analyses.evidence import CATEGORIES, MAP_STAGES, SUPPORT_LEVELS
 from . import new_figure
 
 #: Okabe-Ito colours without the yellow, which is unreadable as a hollow marker.
@@ -35,7 +35,7 @@ def _cell_offsets(n: int) -> list[tuple[float, float]]:
 
 
 def plot_evidence_map(rows: Sequence[dict[str, Any]], trials_known: bool = True) -> Figure:
-    """Rows from :func:`ici_atlas.evidence.query_evidence_map`. ``trials_known`` is False
+    """Rows from :func:`ici_atlas.analyses.evidence.query_evidence_map`. ``trials_known`` is False
     when the store had no classified trials (markers then ignore trial counts)."""
     fig = new_figure(11.0, 6.4)
     ax = fig.add_axes([0.07, 0.1, 0.6, 0.8])

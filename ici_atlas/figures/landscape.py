@@ -1,5 +1,5 @@
 """Trial-landscape figures (review Figure 2A–C and 5A–B, plus start year, sponsor class
-and country). Each ``plot_*`` takes the rows of the matching ``ici_atlas.landscape``
+and country). Each ``plot_*`` takes the rows of the matching ``ici_atlas.analyses.landscape``
 query and returns a matplotlib Figure. ``render_landscape_figures`` runs the queries
 and writes every figure (PNG + SVG) to a folder.
 """
@@ -15,9 +15,9 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
-from .. import landscape as ls
+from ..analyses import landscape as ls
 from ..errors import InputError
-from ..landscape import NO_LOCATION, NO_PARTNER, NOT_CLASSIFIED, OTHERS, PHASE_LABELS
+from ..analyses.landscape import NO_LOCATION, NO_PARTNER, NOT_CLASSIFIED, OTHERS, PHASE_LABELS
 from . import FORMATS, PALETTE, TARGET_COLOURS, new_figure, save_figure
 
 GREY = "#999999"

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
-from .. import db
+from ..store import db
 from ..errors import IciAtlasError
 from .landscape import build_landscape
 from .model import Section

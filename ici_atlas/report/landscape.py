@@ -1,5 +1,5 @@
 """The landscape section of the report (review Figures 2 and 5, plus start years, sponsors
-and countries): one query per chart (:mod:`ici_atlas.landscape`), drawn for print by
+and countries): one query per chart (:mod:`ici_atlas.analyses.landscape`), drawn for print by
 :mod:`ici_atlas.figures.landscape` and for the browser by :mod:`.interactive`, from the
 same rows; the trials behind each bar come from :mod:`.members`."""
 
@@ -11,10 +11,10 @@ from typing import Sequence
 
 import duckdb
 
-from .. import landscape as ls
+from ..analyses import landscape as ls
 from ..figures import PALETTE, TARGET_COLOURS
 from ..figures import landscape as fl
-from ..landscape import NO_LOCATION, NO_PARTNER, NOT_CLASSIFIED, OTHERS, LandscapeFilter
+from ..analyses.landscape import NO_LOCATION, NO_PARTNER, NOT_CLASSIFIED, OTHERS, LandscapeFilter
 from .members import landscape_members
 from .model import Bar, Chart, ReportFigure, Section, Table, esc, n, pct, plural
 

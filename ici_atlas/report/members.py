@@ -1,6 +1,6 @@
 """Which trials stand behind each bar of a landscape chart (the hover lists of the report).
 
-The bar heights come from :mod:`ici_atlas.landscape`; this module reads the same derived
+The bar heights come from :mod:`ici_atlas.analyses.landscape`; this module reads the same derived
 tables (``trials``, ``trial_agents``; docs/store.md) once and groups the PD-(L)1 trials'
 NCT IDs by the same rules (a multi-valued column counts a trial once in each value;
 ``Others`` collects the trials in any value not shown; ``Not classified`` / ``No location
@@ -15,7 +15,7 @@ from typing import Callable, Iterable, Sequence
 
 import duckdb
 
-from ..landscape import NO_LOCATION, NO_PARTNER, NOT_CLASSIFIED, OTHERS, UNKNOWN
+from ..analyses.landscape import NO_LOCATION, NO_PARTNER, NOT_CLASSIFIED, OTHERS, UNKNOWN
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ import duckdb
 import orjson
 
 from .. import __version__, config
-from ..db import table_exists
+from ..store.db import table_exists
 from ..figures import new_figure
 from .model import ReportFigure, Section, Table, esc, n, plural
 

@@ -15,7 +15,7 @@ from ..figures.efficacy import LINE_COLOURS, LINE_LABELS
 
 
 def plot_pooled_summary(rows: Sequence[dict], min_k: int = 2) -> Figure:
-    """Rows from :func:`ici_atlas.efficacy.pool_orr` (by tumour and line); subgroups with
+    """Rows from :func:`ici_atlas.analyses.efficacy.pool_orr` (by tumour and line); subgroups with
     fewer than ``min_k`` arms are left out. Highest pooled ORR at the top."""
     shown = sorted((r for r in rows if r["k"] >= min_k and r.get("orr") is not None),
                    key=lambda r: (r["orr"], str(r["tumor"]), str(r["line"])))

@@ -13,10 +13,10 @@ from typing import Any
 
 import duckdb
 
-from .. import approvals as ap
-from .. import evidence as ev
-from ..db import table_exists
-from ..efficacy import load_orr_arms, pool_orr, query_orr_arms
+from ..analyses import approvals as ap
+from ..analyses import evidence as ev
+from ..store.db import table_exists
+from ..analyses.efficacy import load_orr_arms, pool_orr, query_orr_arms
 from ..errors import StatisticalWarning
 from ..figures.approvals import plot_approvals
 from ..figures.efficacy import plot_orr_figure4

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import duckdb
 
-from ..db import ensure_schema
+from ..store.db import ensure_schema
 from ..errors import InputError
-from ..runs import now_utc
+from ..store.runs import now_utc
 from .library import init_library_schema
 
 STAGES = ("automation", "title-abstract", "full-text")

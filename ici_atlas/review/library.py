@@ -17,9 +17,9 @@ from dataclasses import dataclass
 import duckdb
 import orjson
 
-from ..db import ensure_schema
-from ..bulk import insert_rows
-from ..runs import now_utc
+from ..store.db import ensure_schema
+from ..store.bulk import insert_rows
+from ..store.runs import now_utc
 from ..sources.bibfiles import ImportedRecord
 from .records import init_lit_schema
 

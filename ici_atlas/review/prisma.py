@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 
 import duckdb
 
-from ..db import table_exists
+from ..store.db import table_exists
 from ..errors import StoreError
 from .decisions import init_decisions_schema, latest_decisions
 from .library import query_canonical, query_library

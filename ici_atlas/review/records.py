@@ -8,9 +8,9 @@ import xml.etree.ElementTree as ET
 import duckdb
 import orjson
 
-from ..db import ensure_schema
-from ..bulk import insert_rows
-from ..runs import now_utc
+from ..store.db import ensure_schema
+from ..store.bulk import insert_rows
+from ..store.runs import now_utc
 from ..sources.pubmed_xml import PubmedRecord
 
 SCHEMA = """

@@ -12,10 +12,10 @@ from datetime import date
 
 import duckdb
 
-from ..db import transaction
+from ..store.db import transaction
 from ..errors import InputError, ReconciliationError
 from ..progress import Progress
-from ..runs import finish_run, quarantine_record, start_run, update_run
+from ..store.runs import finish_run, quarantine_record, start_run, update_run
 from ..sources.pubmed_api import (
     EFETCH_BATCH,
     ESEARCH_LIMIT,

@@ -5,5 +5,5 @@
 * :mod:`.ctgov_files` reads local v2 JSON, JSON arrays, bulk ZIPs, v1 JSON and XML;
 * :mod:`.ctgov_legacy` converts v1 JSON and XML records to the v2 shape.
 
-Loading into the store (runs, resume, reconciliation, quarantine) is :mod:`ici_atlas.ingest`.
+Loading into the store (runs, resume, reconciliation, quarantine) is :mod:`ici_atlas.store.ingest`.
 """

@@ -1,7 +1,7 @@
 """ClinicalTrials.gov API v2 client: polite, retrying, page-validating.
 
 Network only: this module sends requests and checks what comes back; storing pages,
-resuming and reconciling counts is :mod:`ici_atlas.ingest`'s job.
+resuming and reconciling counts is :mod:`ici_atlas.store.ingest`'s job.
 
 * A polite rate: at most ``max_rate`` requests per second (default one per 1.2 s).
 * Retries with exponential backoff and jitter on 429, 5xx, timeouts and connection

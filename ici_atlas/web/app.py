@@ -29,7 +29,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from .. import __version__
 from ..config import package_path
-from ..db import connect
+from ..store.db import connect
 from ..errors import IciAtlasError, InputError, StoreError
 from . import routes
 from .data import NotFound

@@ -15,14 +15,14 @@ from typing import Any, Mapping, Sequence
 import duckdb
 import orjson
 
-from .. import approvals as ap
-from .. import efficacy as ef
-from .. import evidence as ev
-from .. import landscape as ls
-from ..classify import query_trial
-from ..db import table_exists
+from ..analyses import approvals as ap
+from ..analyses import efficacy as ef
+from ..analyses import evidence as ev
+from ..analyses import landscape as ls
+from ..concepts.classify import query_trial
+from ..store.db import table_exists
 from ..errors import InputError
-from ..raw_json import unpack_json
+from ..store.raw_json import unpack_json
 
 NCT_RE = re.compile(r"^NCT\d{8}$")
 REGISTRY_URL = "https://clinicaltrials.gov/study/{nct}"

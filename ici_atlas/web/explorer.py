@@ -17,7 +17,7 @@ from typing import Any, Iterator, Mapping, Sequence
 import duckdb
 
 from ..errors import InputError
-from ..landscape import PHASE_LABELS, normalize_phase, normalize_target_class
+from ..analyses.landscape import PHASE_LABELS, normalize_phase, normalize_target_class
 
 PER_PAGE_DEFAULT = 50
 PER_PAGE_MAX = 200

@@ -15,9 +15,9 @@ from urllib.parse import urlencode
 
 from markupsafe import Markup, escape
 
-from .. import efficacy as ef
-from .. import evidence as ev
-from ..approvals import AGENCIES, STATUSES
+from ..analyses import efficacy as ef
+from ..analyses import evidence as ev
+from ..analyses.approvals import AGENCIES, STATUSES
 from . import charts, data, explorer
 
 if TYPE_CHECKING:

@@ -22,10 +22,10 @@ from typing import Any, Callable, Collection, Mapping, Sequence
 
 import duckdb
 
-from .db import table_exists
-from .errors import IciAtlasError, InputError, StoreError
-from .vocab.partners import load_partner_classes
-from .vocab.tsv import read_rows, vocab_path
+from ..store.db import table_exists
+from ..errors import IciAtlasError, InputError, StoreError
+from ..vocab.partners import load_partner_classes
+from ..vocab.tsv import read_rows, vocab_path
 
 CANCER_GROUPS_FILE = "cancer_groups.tsv"
 
@@ -404,10 +404,10 @@ def query_partners(
 def query_approved_agents() -> dict[str, str] | None:
     """Agent id -> its first approval (``"NMPA 2022-06-29"``, with ``(unverified)`` when the
     data row is not verified) for every agent the curated
-    approvals data (``ici_atlas/approvals.py``, ``approval_events.tsv``) lists with an
+    approvals data (``ici_atlas/analyses/approvals.py``, ``approval_events.tsv``) lists with an
     approval that is not withdrawn; None when that data cannot be read."""
     try:
-        from . import approvals  # curated data of another analysis, read-only
+        from . import approvals
     except ImportError:
         return None
     fn = getattr(approvals, "query_approved_agent_ids", None)

@@ -1,4 +1,4 @@
-"""Measure the classifiers against hand-labelled records: ``python -m ici_atlas.classify_eval``.
+"""Measure the classifiers against hand-labelled records: ``python -m ici_atlas.concepts.evaluate``.
 
 The labels (``tests/labels/trials_labelled.tsv``) name each record's file in the shared
 ClinicalTrials.gov data folder; this module reads each record there, classifies it with
@@ -29,7 +29,7 @@ FIELDS = ("is_pd1_pdl1", "agents", "target_class", "bispecific", "monotherapy_ar
           "partner_classes", "cancer_groups", "phase")
 FLAGS = ("is_pd1_pdl1", "bispecific", "monotherapy_arm")
 LABEL_COLUMNS = ("nct_id", "source_file", *FIELDS, "labeller_note")
-DEFAULT_LABELS = Path(__file__).resolve().parent.parent / "tests" / "labels" / "trials_labelled.tsv"
+DEFAULT_LABELS = Path(__file__).resolve().parents[2] / "tests" / "labels" / "trials_labelled.tsv"
 
 
 @dataclass
@@ -140,7 +140,7 @@ def render_table(scores: dict[str, FieldScore], n: int) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ici_atlas.classify_eval",
+    parser = argparse.ArgumentParser(prog="python -m ici_atlas.concepts.evaluate",
                                      description="Precision/recall of the classifiers on the labelled set.")
     parser.add_argument("--labels", default=str(DEFAULT_LABELS))
     parser.add_argument("--ctgov", default=None,
@@ -162,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
 def _default_ctgov() -> Path:
     import os
     env = os.environ.get(config.ENV_SHARED_DATA)
-    base = Path(env) if env else Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+    base = Path(env) if env else Path(__file__).resolve().parents[3] / "shared" / "data"
     return base / "ctgov"
 
 

@@ -27,11 +27,11 @@ from typing import Iterable, Mapping, Sequence
 import duckdb
 import orjson
 
-from .classify import require_derived_tables
-from .db import table_exists, transaction
-from .errors import StoreError
-from .raw_json import CorruptRecord, unpack_json
-from .runs import finish_run, start_run, update_run
+from ..concepts.classify import require_derived_tables
+from ..store.db import table_exists, transaction
+from ..errors import StoreError
+from ..store.raw_json import CorruptRecord, unpack_json
+from ..store.runs import finish_run, start_run, update_run
 
 TABLE = "orr_extracted"
 PROBLEMS_TABLE = "orr_extract_problems"

@@ -26,8 +26,8 @@ from typing import Iterable, Sequence
 
 from scipy import stats
 
-from . import config
-from .errors import InputError, StatisticalWarning, VocabularyError
+from .. import config
+from ..errors import InputError, StatisticalWarning, VocabularyError
 
 ORR_FILE = "orr_arms.tsv"
 
@@ -143,7 +143,7 @@ def orr_precision_slack(orr_percent: str) -> float:
 
 @lru_cache(maxsize=4)
 def _cancer_groups(path: Path | None) -> frozenset[str]:
-    from .vocab.tsv import vocab_path
+    from ..vocab.tsv import vocab_path
 
     candidate = path or vocab_path("cancer_groups.tsv")
     if not candidate.is_file():
@@ -155,7 +155,7 @@ def _cancer_groups(path: Path | None) -> frozenset[str]:
 
 
 def _agent_classes() -> dict[str, str]:
-    from .vocab import load_agents
+    from ..vocab import load_agents
 
     return {a.agent_id: a.target_class for a in load_agents()}
 
@@ -350,7 +350,7 @@ def pool_orr(
     proportion), ``ci_lb``, ``ci_ub``, ``pi_lb``, ``pi_ub``, ``i2`` (percent), ``tau2``,
     ``method``, ``trials``.
     """
-    from .meta import pool_proportions
+    from ..meta import pool_proportions
 
     unknown = [b for b in by if b not in GROUP_KEYS]
     if unknown:

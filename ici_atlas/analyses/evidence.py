@@ -9,7 +9,7 @@ Three curated files, validated on load:
   that tie it to trials;
 - ``data/combination_findings.yaml``: the review's clinical combination successes and
   failures;
-- ``data/references.json``: the review's bibliography (:mod:`ici_atlas.bibliography`).
+- ``data/references.json``: the review's bibliography (:mod:`ici_atlas.analyses.bibliography`).
 
 Queries: :func:`query_strategies` (filters), :func:`query_phenotype` (which strategies fit
 an immune phenotype or host factor), :func:`query_strategy_trials` (PD-(L)1 trials in the
@@ -27,9 +27,9 @@ from typing import Any, Iterable, Sequence
 import yaml
 
 from .bibliography import load_references
-from .errors import InputError, VocabularyError
+from ..errors import InputError, VocabularyError
 
-DATA_DIR = Path(__file__).resolve().parent / "data"
+DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 STRATEGIES_FILE = "strategies.yaml"
 FINDINGS_FILE = "combination_findings.yaml"
 
@@ -192,7 +192,7 @@ def _check_fields(path: Path, kind: str, entry: Any, fields: dict, optional: dic
     if unknown:
         raise VocabularyError(
             f"{path.name} {kind} {ident!r}: unknown field(s) {sorted(unknown)}",
-            fix="remove them or add them to the schema in ici_atlas/evidence.py and docs/strategies.md",
+            fix="remove them or add them to the schema in ici_atlas/analyses/evidence.py and docs/strategies.md",
         )
     return ident
 
@@ -229,7 +229,7 @@ def _check_links(path: Path, ident: str, classes: list, agents: list, check_voca
         )
     if not check_vocab:
         return
-    from .vocab import load_agents, load_partner_classes, load_partner_index, normalize_name
+    from ..vocab import load_agents, load_partner_classes, load_partner_index, normalize_name
 
     known_classes = {c.name for c in load_partner_classes()}
     unknown = [c for c in classes if c not in known_classes]
@@ -490,7 +490,7 @@ def store_is_classified(con) -> bool:
 
 
 def _link_terms(item: Strategy | CombinationFinding) -> tuple[list[str], list[str]]:
-    from .vocab import load_partner_index, normalize_name
+    from ..vocab import load_partner_index, normalize_name
 
     partners = load_partner_index()
     names = []

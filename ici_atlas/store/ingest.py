@@ -27,12 +27,12 @@ import orjson
 
 from .bulk import insert_rows, pause_gc, transpose, unnest_select
 from .db import transaction
-from .errors import InputError, ReconciliationError, SourceError
-from .progress import Progress
+from ..errors import InputError, ReconciliationError, SourceError
+from ..progress import Progress
 from .raw_json import pack_json
 from .runs import fail_run, finish_run, now_utc, quarantine_record, start_run, update_run
-from .sources.ctgov_api import CtgovClient
-from .sources.ctgov_files import (
+from ..sources.ctgov_api import CtgovClient
+from ..sources.ctgov_files import (
     FoundRecord,
     SkippedFile,
     check_study,
@@ -40,7 +40,7 @@ from .sources.ctgov_files import (
     study_last_update,
     study_nct_id,
 )
-from .sources.ctgov_query import StudyQuery, query_key
+from ..sources.ctgov_query import StudyQuery, query_key
 
 _BATCH = 500
 _FILE_BATCH = 2_000  # studies per transaction when loading files (memory: one batch)
@@ -104,7 +104,7 @@ class RunResult:
         return text
 
 
-# --- runs and quarantine (shared helpers in ici_atlas.runs) -------------------------------
+# --- runs and quarantine (shared helpers in ici_atlas.store.runs) -------------------------------
 
 
 def _update_run(con: duckdb.DuckDBPyConnection, run_id: int, counts: Counts, **cols) -> None:
@@ -119,7 +119,7 @@ def _update_run(con: duckdb.DuckDBPyConnection, run_id: int, counts: Counts, **c
 
 @dataclass
 class Prepared:
-    """A study ready to store: its JSON packed (:mod:`ici_atlas.raw_json`) and content hash
+    """A study ready to store: its JSON packed (:mod:`ici_atlas.store.raw_json`) and content hash
     computed, and (when prepared by a classification worker) its classification item."""
 
     nct_id: str

@@ -5,7 +5,7 @@ than parsing it (DuckDB writes it to the write-ahead log, then compresses and wr
 again at each checkpoint, all in the one writing process). Compressing each record where it
 is prepared — in the worker processes — hands DuckDB a quarter of the bytes, and the
 compression runs in parallel. Each value is a standard Zstandard frame: any ``zstd`` tool
-decompresses it, and connections opened by :func:`ici_atlas.db.connect` have the SQL
+decompresses it, and connections opened by :func:`ici_atlas.store.db.connect` have the SQL
 function ``study_json(json_zstd)`` that returns the text.
 """
 

@@ -20,12 +20,12 @@ import duckdb
 import orjson
 
 from ici_atlas.concepts.trial import TRIAL_COLUMNS, Classifiers, classify_study, default_classifiers
-from ici_atlas.bulk import pause_gc
-from ici_atlas.db import table_exists, transaction
+from ici_atlas.store.bulk import pause_gc
+from ici_atlas.store.db import table_exists, transaction
 from ici_atlas.errors import IciAtlasError, InputError, StoreError
 from ici_atlas.progress import progress
-from ici_atlas.raw_json import CorruptRecord, unpack_json
-from ici_atlas.runs import fail_run, finish_run, quarantine_record, start_run, update_run
+from ici_atlas.store.raw_json import CorruptRecord, unpack_json
+from ici_atlas.store.runs import fail_run, finish_run, quarantine_record, start_run, update_run
 from ici_atlas.vocab.tsv import vocab_path
 
 SOURCE = "raw_studies"

@@ -20,9 +20,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from .errors import InputError, VocabularyError
-from .vocab import load_agents
-from .vocab.tsv import Row, normalize_name, read_rows
+from ..errors import InputError, VocabularyError
+from ..vocab import load_agents
+from ..vocab.tsv import Row, normalize_name, read_rows
 
 APPROVALS_FILE = "approval_events.tsv"
 REVIEW_CITATION = "Cancer Drug Resist. 2026;9:18"
@@ -145,14 +145,14 @@ EVENT_TABLE_COLUMNS = ("event_id", "agent", "agency", "date", "status", "cancer_
 def known_cancer_groups() -> tuple[str, ...]:
     """Cancer group ids from the shared vocabulary (the trial classifier's groups)."""
     try:
-        from .vocab.cancers import load_cancer_groups
+        from ..vocab.cancers import load_cancer_groups
     except ImportError:  # vocabulary module not installed in this build
         return FALLBACK_CANCER_GROUPS
     return tuple(g.group_id for g in load_cancer_groups())
 
 
 def default_path() -> Path:
-    return Path(__file__).resolve().parent / "data" / APPROVALS_FILE
+    return Path(__file__).resolve().parent.parent / "data" / APPROVALS_FILE
 
 
 def _parse_event(row: Row, agent_ids: frozenset[str], groups: frozenset[str]) -> ApprovalEvent:

@@ -21,13 +21,13 @@ from pathlib import Path
 import duckdb
 
 from . import classify as cl
-from .concepts.trial import Classifiers, default_classifiers
-from .bulk import pause_gc
-from .db import transaction
-from .ingest import RunResult, load_files, prepare_study
-from .sources.ctgov_files import SkippedFile, Source, iter_study_sources, read_source
-from .progress import Progress
-from .runs import fail_run, quarantine_record, start_run
+from .trial import Classifiers, default_classifiers
+from ..store.bulk import pause_gc
+from ..store.db import transaction
+from ..store.ingest import RunResult, load_files, prepare_study
+from ..sources.ctgov_files import SkippedFile, Source, iter_study_sources, read_source
+from ..progress import Progress
+from ..store.runs import fail_run, quarantine_record, start_run
 
 
 def default_workers() -> int:

@@ -15,7 +15,7 @@ from typing import Iterator
 
 import duckdb
 
-from .errors import StoreError
+from ..errors import StoreError
 from .raw_json import register_sql_functions
 
 SCHEMA_VERSION = "2"

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 import duckdb
 import orjson
 
-from . import __version__
+from .. import __version__
 
 TOOL_VERSION = f"ici-atlas {__version__}"
 

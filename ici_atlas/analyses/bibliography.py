@@ -4,7 +4,7 @@ records, export them as BibTeX or RIS.
 The seed text (the review's full text) is not shipped with the package. Its reference list
 is parsed once into ``ici_atlas/data/references.json``::
 
-    python -m ici_atlas.bibliography --seed ../shared/seed/000_dbfac863d058afaa.txt \\
+    python -m ici_atlas.analyses.bibliography --seed ../shared/seed/000_dbfac863d058afaa.txt \\
         --out ici_atlas/data/references.json
 
 and a test re-parses the seed and checks the committed file is identical. Besides the
@@ -28,8 +28,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from .errors import InputError, SchemaError
-from .sources.bibfiles import format_ris_record
+from ..errors import InputError, SchemaError
+from ..sources.bibfiles import format_ris_record
 
 REFERENCES_FILE = "references.json"
 IDS_FILE = "reference_ids.tsv"
@@ -191,7 +191,7 @@ def parse_reference(number: int, text: str) -> Reference:
         )
     raise SchemaError(
         f"reference {number}: not a journal article or a web page: {text[:100]!r}",
-        fix="extend ici_atlas.bibliography.parse_reference for this reference shape",
+        fix="extend ici_atlas.analyses.bibliography.parse_reference for this reference shape",
     )
 
 
@@ -273,9 +273,9 @@ def parse_seed(path: str | Path) -> list[Reference]:
 def apply_verified_ids(refs: list[Reference], path: str | Path | None = None) -> list[Reference]:
     """Fill ``doi``/``pmid``/``doi_verified_by`` from ``data/reference_ids.tsv`` (identifiers
     checked one by one, each row naming where it was read)."""
-    from .vocab.tsv import read_rows
+    from ..vocab.tsv import read_rows
 
-    path = Path(path) if path else Path(__file__).resolve().parent / "data" / IDS_FILE
+    path = Path(path) if path else Path(__file__).resolve().parent.parent / "data" / IDS_FILE
     by_number = {r.number: r for r in refs}
     for row in read_rows(path, ("number", "doi", "pmid", "verified_by")):
         number = row.text("number", required=True)
@@ -298,7 +298,7 @@ def dump_references(refs: Iterable[Reference]) -> str:
         "source": {
             "review": REVIEW,
             "parsed_from": "the review's full text (seed 000_dbfac863d058afaa.txt), REFERENCES",
-            "generator": "python -m ici_atlas.bibliography --seed SEED --out PATH",
+            "generator": "python -m ici_atlas.analyses.bibliography --seed SEED --out PATH",
             "identifiers": "doi/pmid are empty where the seed shows only link labels, except "
             "those checked in data/reference_ids.tsv (doi_verified_by names the source)",
         },
@@ -308,7 +308,7 @@ def dump_references(refs: Iterable[Reference]) -> str:
 
 
 def references_path() -> Path:
-    return Path(__file__).resolve().parent / "data" / REFERENCES_FILE
+    return Path(__file__).resolve().parent.parent / "data" / REFERENCES_FILE
 
 
 @lru_cache(maxsize=4)
@@ -320,7 +320,7 @@ def load_references(path: str | Path | None = None) -> dict[int, Reference]:
     except FileNotFoundError as exc:
         raise SchemaError(
             f"bibliography {path} not found",
-            fix="regenerate it: python -m ici_atlas.bibliography --seed SEED --out " + str(path),
+            fix="regenerate it: python -m ici_atlas.analyses.bibliography --seed SEED --out " + str(path),
         ) from exc
     refs: dict[int, Reference] = {}
     for raw in payload["references"]:
@@ -419,7 +419,7 @@ def render_ris(refs: Iterable[Reference]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m ici_atlas.bibliography",
+        prog="python -m ici_atlas.analyses.bibliography",
         description="Parse the review's reference list into references.json.",
     )
     parser.add_argument("--seed", required=True, help="the review's full text")

@@ -1,0 +1,1 @@
+"""Analyses over the store and the curated data: functions returning tables."""

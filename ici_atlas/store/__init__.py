@@ -1,0 +1,1 @@
+"""The store: one DuckDB file, its schema and migrations, runs, and loading records into it."""
