@@ -62,3 +62,23 @@ class ConvergenceError(IciAtlasError):
 
 class StatisticalWarning(UserWarning):
     """Input or a method that is legal but statistically doubtful."""
+
+
+def suggest(value: str, choices, n: int = 1) -> list[str]:
+    """The closest of ``choices`` to ``value`` (case-insensitive), for "did you mean"."""
+    import difflib
+
+    by_fold: dict[str, str] = {}
+    for c in choices:
+        by_fold.setdefault(str(c).casefold(), str(c))
+    found = difflib.get_close_matches(str(value).casefold(), list(by_fold), n=n, cutoff=0.6)
+    return [by_fold[f] for f in found]
+
+
+def invalid_choice(what: str, value, choices, fix: str, shown: int = 25) -> InputError:
+    """``Invalid <what> <value!r>; did you mean 'x'? expected one of [...]`` with the fix."""
+    choices = [str(c) for c in choices]
+    listed = choices[:shown] + (["..."] if len(choices) > shown else [])
+    close = suggest(str(value), choices)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return InputError(f"Invalid {what} {value!r}{hint}; expected one of {listed}", fix=fix)

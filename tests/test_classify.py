@@ -7,7 +7,9 @@ import pytest
 from click.testing import CliRunner
 
 from ici_atlas.store import db
-from ici_atlas.concepts.classify import DERIVED_TABLES, EXPORT_COLUMNS, classify_store, query_trial
+from ici_atlas.analyses.trials import query_trial
+from ici_atlas.cli.classify import EXPORT_COLUMNS
+from ici_atlas.concepts.classify import DERIVED_TABLES, classify_store
 from ici_atlas.cli import cli
 from ici_atlas.errors import InputError, StoreError
 
@@ -116,7 +118,7 @@ def test_cli_classify_trial_and_export(store, db_path, tmp_path):
     assert "'atezolizumab' in interventions.name" in r.stdout
     r = runner.invoke(cli, ["trial", "nct04294810", "--db", str(db_path), "--json"])
     payload = json.loads(r.stdout)
-    assert payload["partner_classes"] == "TIGIT" and payload["explain"]["agents"]
+    assert payload["partner_classes"] == ["TIGIT"] and payload["explain"]["agents"]
 
     r = runner.invoke(cli, ["trial", "NCT00000000", "--db", str(db_path)])
     assert r.exit_code == 2 and "not in the store" in r.output
@@ -126,12 +128,12 @@ def test_cli_classify_trial_and_export(store, db_path, tmp_path):
     assert lines[0].split("\t") == list(EXPORT_COLUMNS) and len(lines) == 1 + len(SAMPLE)
     row = dict(zip(EXPORT_COLUMNS, next(l for l in lines if l.startswith("NCT04646330")).split("\t")))
     assert row["is_pd1_pdl1"] == "yes" and row["agents"] == "cadonilimab"
-    assert row["bispecific"] == "yes" and row["phase"] == "PHASE1/PHASE2"
+    assert row["bispecific"] == "yes" and row["phase"] == "Phase 1/2"  # the Figure 2A label (API names: --all-columns "phases")
 
     r = runner.invoke(cli, ["export", "trials", "--db", str(db_path), "--format", "json",
                             "--pd1-only"])
     rows = json.loads(r.stdout)
-    assert rows and all(x["is_pd1_pdl1"] == "yes" for x in rows)
+    assert rows and all(x["is_pd1_pdl1"] is True for x in rows)  # JSON has real booleans
     assert "NCT00457457" not in {x["nct_id"] for x in rows}
 
     out = tmp_path / "trials.parquet"

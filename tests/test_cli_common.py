@@ -10,8 +10,12 @@ import click
 from click.testing import CliRunner
 
 from ici_atlas.cli import _Group
-from ici_atlas.cli.common import render_rows
+from ici_atlas.tables import frame, render_text
 from ici_atlas.errors import InputError
+
+def render_rows(rows, fmt):
+    return render_text(frame(rows), fmt)
+
 
 ROWS = [
     {"nct_id": "NCT02142738", "phase": "PHASE3", "agents": ["pembrolizumab"], "n": 305},

@@ -92,7 +92,7 @@ def test_orr_pooled_json_has_intervals():
 def test_orr_bad_tumor_is_one_line_error():
     result = run("orr", "--tumor", "Lung")
     assert result.exit_code == 2
-    assert "Invalid tumour group 'Lung'" in result.output and "Fix:" in result.output
+    assert "Invalid cancer group 'Lung'" in result.output and "Fix:" in result.output
     assert "Traceback" not in result.output
 
 

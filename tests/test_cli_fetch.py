@@ -49,10 +49,25 @@ def test_env_var_sets_the_api_url(server, db_path):
     assert res.exit_code == 0 and server.url in res.stdout
 
 
-def test_dry_run_downloads_nothing(server, tmp_path):
+def test_dry_run_prints_the_urls_without_touching_the_network(server, tmp_path):
     db_file = tmp_path / "never.duckdb"
     res = run("fetch", "--db", str(db_file), "--api-url", server.url, "--terms", TERM_ARG,
-              *FAST, "--dry-run", "--csv")
+              *FAST, "--dry-run", "--format", "csv")
+    assert res.exit_code == 0, res.output
+    row = next(csv.DictReader(io.StringIO(res.stdout)))
+    assert "query.intr=%22pembrolizumab%22" in row["url"] and row["url"].startswith(server.url)
+    assert server.study_requests() == []  # no request at all
+    assert "nothing downloaded" in res.stderr and not db_file.exists()
+    # an unreachable host does not matter to a dry run
+    res = run("fetch", "--db", str(db_file), "--api-url", "http://no-such-host.invalid/api/v2",
+              "--dry-run")
+    assert res.exit_code == 0 and "no-such-host.invalid" in res.stderr
+
+
+def test_count_asks_the_registry_and_downloads_nothing(server, tmp_path):
+    db_file = tmp_path / "never.duckdb"
+    res = run("fetch", "--db", str(db_file), "--api-url", server.url, "--terms", TERM_ARG,
+              *FAST, "--count", "--format", "csv")
     assert res.exit_code == 0, res.output
     row = next(csv.DictReader(io.StringIO(res.stdout)))
     want = len(expected_ids(server, build_queries(TERMS, server.url)[0]))

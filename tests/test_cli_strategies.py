@@ -24,8 +24,10 @@ def run(*args: str):
 def store(tmp_path) -> Path:
     """A hand-made classified store: two PD-(L)1 trials giving a VEGF drug, one giving
     relatlimab (derived-table shape of docs/store.md)."""
+    from ici_atlas.store import db
+
     path = tmp_path / "store.duckdb"
-    con = duckdb.connect(str(path))
+    con = db.connect(path)  # an ici-atlas store (schema and version), then hand-made tables
     con.execute("""CREATE TABLE trials (nct_id TEXT, brief_title TEXT, overall_status TEXT,
                    phase_label TEXT, start_year INTEGER, is_pd1_pdl1 BOOLEAN)""")
     con.execute("""CREATE TABLE trial_partners (nct_id TEXT, arm_label TEXT, intervention_name TEXT,
@@ -79,9 +81,10 @@ def test_phenotype_output_carries_the_research_note(store):
     assert table.exit_code == 0
     assert ev.RESEARCH_NOTE in table.stderr and ev.RESEARCH_NOTE not in table.stdout
     assert "caf-targeting" in table.stdout
-    answer = json.loads(run("strategies", "--db", str(store), "--phenotype", "sex", "--json").stdout)
-    assert answer["note"] == ev.RESEARCH_NOTE and answer["phenotype"] == "sex"
-    assert answer["strategies"] and all(s["references"] for s in answer["strategies"])
+    res = run("strategies", "--db", str(store), "--phenotype", "sex", "--format", "json")
+    rows = json.loads(res.stdout)  # the same rows as Atlas.strategies(phenotype="sex")
+    assert ev.RESEARCH_NOTE in res.stderr and "Basis:" in res.stderr
+    assert rows and all(s["references"] for s in rows)
     csv_out = run("strategies", "--db", str(store), "--phenotype", "age", "--csv")
     assert ev.RESEARCH_NOTE in csv_out.stderr
 

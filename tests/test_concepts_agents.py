@@ -12,7 +12,7 @@ def _trial(ctgov, nct):
 
 def test_named_agent_in_intervention_explains_itself(ctgov_data):
     res = _trial(ctgov_data, "NCT03447678")  # PEOPLE: pembrolizumab single arm
-    assert res.trial["is_pd1_pdl1"] and res.trial["agents"] == "pembrolizumab"
+    assert res.trial["is_pd1_pdl1"] and res.trial["agents"] == ["pembrolizumab"]
     (row,) = res.agent_rows
     assert row[1:3] == ("pembrolizumab", "PD-1")
     assert row[6:] == ("pembrolizumab", "interventions.name")
@@ -21,13 +21,13 @@ def test_named_agent_in_intervention_explains_itself(ctgov_data):
 def test_code_name_in_other_names_and_bispecific(ctgov_data):
     res = _trial(ctgov_data, "NCT04646330")  # 'AK104+anlotinib': AK104 is cadonilimab
     t = res.trial
-    assert t["agents"] == "cadonilimab" and t["bispecific"]
-    assert t["bispecific_other_target"] == "CTLA-4" and t["partner_classes"] == "VEGF"
+    assert t["agents"] == ["cadonilimab"] and t["bispecific"]
+    assert t["bispecific_other_target"] == ["CTLA-4"] and t["partner_classes"] == ["VEGF"]
 
 
 def test_generic_intervention_name_counts_as_unspecified_agent(ctgov_data):
     res = _trial(ctgov_data, "NCT05199753")  # 'An Anti-PD-1 Antibody'
-    assert res.trial["agents"] == "unspecified-pd-1" and res.trial["target_class"] == "PD-1"
+    assert res.trial["agents"] == ["unspecified-pd-1"] and res.trial["target_class"] == ["PD-1"]
 
 
 def test_cell_product_redirected_to_pd_l1_is_not_an_agent(ctgov_data):
@@ -37,7 +37,7 @@ def test_cell_product_redirected_to_pd_l1_is_not_an_agent(ctgov_data):
 
 def test_observational_study_names_but_does_not_give(ctgov_data):
     t = _trial(ctgov_data, "NCT03486119").trial  # nivolumab biomarker study
-    assert not t["is_pd1_pdl1"] and t["agents"] is None
+    assert not t["is_pd1_pdl1"] and t["agents"] == []
     assert "observational study" in t["pd1_rule"] and "nivolumab" in t["pd1_rule"]
 
 
@@ -49,7 +49,7 @@ def test_eligibility_and_ctla4_only_are_not_pd1(ctgov_data):
 def test_matching_placebo_is_not_the_drug(ctgov_data):
     res = _trial(ctgov_data, "NCT04543617")  # arm C: tiragolumab placebo + atezolizumab placebo
     arms = {row[1]: row for row in res.arm_rows}
-    assert arms["Arm C: Tiragolumab Placebo + Atezolizumab Placebo"][3] is None
+    assert arms["Arm C: Tiragolumab Placebo + Atezolizumab Placebo"][3] == []
     assert arms["Arm B: Tiragolumab Placebo + Atezolizumab"][6] is True  # monotherapy
 
 
@@ -57,7 +57,7 @@ def test_arm_label_names_agent_missing_from_intervention_names(ctgov_data):
     # Part 1 arms of NCT06094296 list BMS-986315 + chemo but their labels say + Nivolumab
     res = _trial(ctgov_data, "NCT06094296")
     part1 = [r for r in res.arm_rows if r[1].startswith("Part 1")]
-    assert part1 and all(r[3] == "nivolumab" for r in part1)
+    assert part1 and all(r[3] == ["nivolumab"] for r in part1)
 
 
 def test_negated_mentions():

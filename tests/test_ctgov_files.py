@@ -10,7 +10,8 @@ import pytest
 
 from ici_atlas.store import db
 from ici_atlas.errors import InputError
-from ici_atlas.store.ingest import load_files, query_quarantine
+from ici_atlas.store.ingest import load_files
+from ici_atlas.store.runs import query_quarantine
 from ici_atlas.sources.ctgov_files import FoundRecord, SkippedFile, read_study_files
 from ici_atlas.sources.ctgov_legacy import to_date, to_enum, to_phases
 from test_ctgov_api import _studies

@@ -78,7 +78,7 @@ def test_version_1_store_is_upgraded_in_place_without_losing_a_byte(db_path):
     version = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0]
     tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
     con.close()
-    assert version == db.SCHEMA_VERSION == "2"
+    assert version == db.SCHEMA_VERSION == "3"  # v1 -> v2 -> v3, one numbered step each
     assert [(r[0], r[1]) for r in rows] == _V1_ROWS
     assert [r[2] for r in rows] == [False, True]
     assert [r[3:] for r in rows] == [("h-NCT00000001", 7, "2025-01-02"),
@@ -101,3 +101,76 @@ def test_study_json_sql_function_round_trips_and_keeps_null(db_path):
     got = con.execute("SELECT study_json(?::BLOB), study_json(NULL::BLOB)",
                       [pack_json(text.encode())]).fetchone()
     assert got == (text, None)
+
+
+def test_version_2_store_gets_list_columns_and_literature_tables(db_path):
+    """Migration 3: the derived tables' ';'-joined text becomes typed lists (the same
+    values), and the literature tables exist, so reads never need to create them."""
+    import duckdb
+
+    con = duckdb.connect(str(db_path))
+    con.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)")
+    con.execute("INSERT INTO meta VALUES ('schema_version', '2')")
+    con.execute("CREATE TABLE trials (nct_id TEXT, agents TEXT, target_class TEXT, "
+                "bispecific_other_target TEXT, partner_classes TEXT, cancer_groups TEXT, "
+                "oncotree_codes TEXT, countries TEXT)")
+    con.execute("INSERT INTO trials VALUES ('NCT1', 'nivolumab;ipilimumab', 'PD-1', NULL, "
+                "'CTLA-4', 'melanoma', NULL, 'France;Spain')")
+    con.close()
+    con = db.connect(db_path)
+    row = con.execute("SELECT agents, target_class, bispecific_other_target, countries "
+                      "FROM trials").fetchone()
+    tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+    version = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0]
+    con.close()
+    assert row == (["nivolumab", "ipilimumab"], ["PD-1"], [], ["France", "Spain"])
+    assert {"pubmed_records", "lit_imported", "lit_decisions"} <= tables and version == "3"
+
+
+def test_read_only_connection_never_writes(db_path):
+    """A read of a store leaves the file byte for byte as it was (no table, no migration)."""
+    db.connect(db_path).close()
+    before = db_path.read_bytes()
+    with db.open_store(db_path, read_only=True) as con:
+        from ici_atlas.review.prisma import compute_prisma
+
+        compute_prisma(con)
+    assert db_path.read_bytes() == before
+
+
+@pytest.mark.parametrize("content, needle", [
+    (b"# ici-atlas\n\nA readme, not a database.\n", "not a DuckDB database"),
+    (b"SQLite format 3\x00" + bytes(100), "a SQLite database"),
+])
+def test_a_file_that_is_not_a_store_is_refused_before_duckdb_opens_it(tmp_path, content, needle):
+    path = tmp_path / "not-a-store.duckdb"
+    path.write_bytes(content)
+    for read_only in (True, False):
+        with pytest.raises(StoreError) as err:
+            db.connect(path, read_only=read_only)
+        assert needle in err.value.message and "close other" not in err.value.fix.lower()
+    assert path.read_bytes() == content  # untouched
+
+
+def test_another_programs_duckdb_file_is_refused_and_left_alone(tmp_path):
+    import duckdb
+
+    path = tmp_path / "other.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute("CREATE TABLE sales (id INT)")
+    con.close()
+    with pytest.raises(StoreError) as err:
+        db.connect(path)
+    assert "belongs to another program" in err.value.message
+    con = duckdb.connect(str(path), read_only=True)
+    tables = [r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()]
+    con.close()
+    assert tables == ["sales"]
+
+
+def test_implicit_extension_loading_is_off(db_path):
+    with db.open_store(db_path) as con:
+        settings = dict(con.execute(
+            "SELECT name, value FROM duckdb_settings() WHERE name IN "
+            "('autoload_known_extensions', 'autoinstall_known_extensions')").fetchall())
+    assert settings == {"autoload_known_extensions": "false", "autoinstall_known_extensions": "false"}

@@ -17,10 +17,9 @@ from ici_atlas.store.ingest import (
     content_hash,
     load_from_api,
     plan_update,
-    query_quarantine,
-    query_runs,
     store_studies,
 )
+from ici_atlas.store.runs import query_quarantine, query_runs
 from ici_atlas.sources.ctgov_query import build_queries, query_key
 from test_ctgov_api import TERMS, client_for, expected_ids, server, studies  # noqa: F401
 

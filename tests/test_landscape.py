@@ -40,8 +40,8 @@ def pd1_trials(con) -> list[dict]:
     return [dict(zip(names, row)) for row in cur.fetchall()]
 
 
-def _split(value: str | None) -> list[str]:
-    return sorted({v.strip() for v in (value or "").split(";") if v.strip()})
+def _split(value: list[str] | None) -> list[str]:
+    return sorted(set(value or []))
 
 
 def test_store_has_pd1_trials(pd1_trials):
@@ -116,7 +116,7 @@ def test_class_filters_split_the_trials(con, pd1_trials):
 
 def test_filters_compose(con, pd1_trials):
     flt = ls.check_filter(con, ls.make_filter("PD-1", "nsclc", ["3"], 2015, 2030))
-    assert flt.cancer == "NSCLC" and flt.phases == ("Phase 3",)
+    assert flt.cancer == ("NSCLC",) and flt.phase == ("Phase 3",)
     expected = [
         t for t in pd1_trials
         if "PD-1" in _split(t["target_class"]) and "NSCLC" in _split(t["cancer_groups"])
@@ -231,7 +231,7 @@ def test_bad_filters_raise_input_error(con):
         ls.make_filter("CTLA-4")
     with pytest.raises(InputError, match="Invalid cancer group 'lung'"):
         ls.query_phases(con, ls.make_filter(cancer="lung"))
-    with pytest.raises(InputError, match="--since is after --until"):
+    with pytest.raises(InputError, match="since is after until"):
         ls.make_filter(since=2024, until=2020)
 
 

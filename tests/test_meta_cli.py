@@ -29,9 +29,12 @@ def run(*args):
 def test_pool_text_and_json(arms):
     r = run("--csv", arms, "--events", "responders", "--total", "patients", "--test", "knha")
     assert r.exit_code == 0, r.output
-    assert "Pooled proportion (REML, measure PLO, k = 5, 147/585 events)" in r.output
-    r = run("--csv", arms, "--events", "responders", "--total", "patients", "--json")
-    d = json.loads(r.stdout)
+    assert "Random-Effects Model (k = 5; tau^2 estimator: REML)" in r.output  # as metafor prints
+    assert "147/585 events" in r.output and "Test for Heterogeneity:" in r.output
+    r = run("--csv", arms, "--events", "responders", "--total", "patients", "--format", "json")
+    rows = json.loads(r.stdout)
+    assert [row["group"] for row in rows] == ["overall"]
+    d = rows[0]
     for key in ("estimate", "ci_lb", "ci_ub", "pi_lb", "pi_ub", "tau2", "I2", "H2", "Q", "Q_p",
                 "k"):
         assert key in d
@@ -40,23 +43,24 @@ def test_pool_text_and_json(arms):
 
 def test_pool_by_subgroup_json(arms):
     r = run("--csv", arms, "--events", "responders", "--total", "patients", "--by", "line",
-            "--json", "--method", "DL")
-    d = json.loads(r.stdout)
-    assert [g["line"] for g in d["subgroups"]] == ["first", "later"]
-    assert d["subgroup_difference"]["df"] == 1 and d["overall"]["k"] == 5
+            "--format", "json", "--method", "DL")
+    rows = json.loads(r.stdout)
+    assert [g["group"] for g in rows] == ["first", "later", "overall"]
+    assert rows[-1]["df_between"] == 1 and rows[-1]["k"] == 5
 
 
 def test_pool_glmm_and_tsv(arms):
     r = run("--csv", arms, "--events", "responders", "--total", "patients", "--method", "GLMM",
             "--tsv")
-    assert r.exit_code == 0 and r.stdout.splitlines()[0].startswith("estimate\t")
+    assert r.exit_code == 0 and r.stdout.splitlines()[0].startswith("group\tk\tevents")
+    assert "deprecated" in r.stderr  # --tsv still works, with a note
 
 
 @pytest.mark.parametrize("content,args,needle", [
-    ("a,b\n3,2\n", ("--events", "a", "--total", "b"), "row 2, column 'a'"),
-    ("a,b\n1,x\n", ("--events", "a", "--total", "b"), "row 2, column 'b'"),
-    ("a,b\n1,2\n", ("--events", "zz", "--total", "b"), "Invalid column 'zz' for --events"),
-    ("a,b\n", ("--events", "a", "--total", "b"), "No data rows"),
+    ("a,b\n3,2\n", ("--events", "a", "--total", "b"), "line 2 of bad.csv"),
+    ("a,b\n1,x\n", ("--events", "a", "--total", "b"), "line 2 of bad.csv, column 'b'"),
+    ("a,b\n1,2\n", ("--events", "zz", "--total", "b"), "Invalid column 'zz' for events"),
+    ("a,b\n", ("--events", "a", "--total", "b"), "No data rows to pool in bad.csv"),
 ])
 def test_pool_errors_are_one_line(tmp_path, content, args, needle):
     p = tmp_path / "bad.csv"

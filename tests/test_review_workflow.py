@@ -100,7 +100,7 @@ def test_screening_loop_prioritises_logs_and_resumes(pubmed_dir, db_path):
     result = run(["lit", "screen", "--reviewer", "tester"], db_path, input="i\ne\nnot monotherapy\ns\nq\n")
     assert result.exit_code == 0, result.output
     assert "Stopped. 2 decisions" in result.output
-    log = json.loads(run(["lit", "decisions", "--json"], db_path).output)
+    log = json.loads(run(["lit", "decisions", "--format", "json"], db_path).stdout)
     human = [row for row in log if row["reviewer"] == "tester"]
     assert [row["decision"] for row in human] == ["include", "exclude", "skip"]
     assert human[1]["reason"] == "not monotherapy"

@@ -88,7 +88,10 @@ def test_agent_filter_matches_trial_agents_table(web_url, con):
                            "USING (nct_id) WHERE t.is_pd1_pdl1 AND a.agent_id = 'pembrolizumab'")
     data = _trials(web_url, agent="pembrolizumab", per_page=200)
     assert data["total"] == expected > 0
-    assert all("pembrolizumab" in r["agents"].split(";") for r in data["rows"])
+    assert all("pembrolizumab" in r["agents"] for r in data["rows"])
+    # brand and code names resolve as in the CLI and the API
+    assert _trials(web_url, agent="Keytruda", per_page=200)["total"] == expected
+    assert _trials(web_url, agent="mk-3475", per_page=200)["total"] == expected
     both = _trials(web_url, agent=["pembrolizumab", "nivolumab"])["total"]
     assert both > data["total"]  # repeated values: any of them
 
@@ -107,12 +110,12 @@ def test_cancer_and_partner_filters_match_explanation_tables(web_url, con):
     # separate partner drug row, so trial_partners alone would miss it).
     partner = _count(con, "SELECT count(DISTINCT a.nct_id) FROM trial_arms a JOIN trials t "
                           "USING (nct_id) WHERE t.is_pd1_pdl1 AND list_contains("
-                          "string_split(coalesce(a.partner_classes, ''), ';'), 'TIGIT')")
+                          "a.partner_classes, 'TIGIT')")
     assert _trials(web_url, partner="TIGIT")["total"] == partner > 0
 
 
 @pytest.mark.parametrize("params, sql", [
-    ({"class": "PD-L1"}, "target_class LIKE '%PD-L1%'"),
+    ({"class": "PD-L1"}, "list_contains(target_class, 'PD-L1')"),
     ({"bispecific": "yes"}, "bispecific"),
     ({"bispecific": "no"}, "NOT bispecific"),
     ({"phase": "III"}, "phase_label = 'Phase 3'"),
@@ -174,7 +177,9 @@ def test_csv_download_is_the_whole_selection(web_url):
     assert "attachment" in resp.headers["content-disposition"]
     rows = list(csv.DictReader(io.StringIO(resp.text)))
     assert [r["nct_id"] for r in rows] == [r["nct_id"] for r in data["rows"]]
-    assert list(rows[0]) == list(explorer.CSV_COLUMNS)
+    from ici_atlas.analyses.trials import TRIAL_TABLE
+
+    assert list(rows[0]) == list(TRIAL_TABLE)  # the trial table's one schema
     html = get(web_url, "/trials?" + urlencode(params)).text
     assert 'href="/trials.csv?scope=pd1&amp;cancer=NSCLC&amp;sort=nct_id&amp;order=asc"' in html
 

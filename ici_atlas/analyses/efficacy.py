@@ -398,3 +398,8 @@ __all__ = [
     "EXPORT_COLUMNS", "EXPORT_EXTRA_COLUMNS", "LINES", "ORR_COLUMNS", "OrrArm",
     "load_orr_arms", "orr_path", "orr_precision_slack", "pool_orr", "query_orr_arms",
 ]
+
+
+def cancer_group_ids() -> frozenset[str]:
+    """The cancer-group ids an arm's ``tumor_group`` may take."""
+    return _cancer_groups(None)

@@ -15,123 +15,42 @@ their percentages to more than 100 %.
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Collection, Mapping, Sequence
 
 import duckdb
 
 from ..store.db import table_exists
-from ..errors import IciAtlasError, InputError, StoreError
+from ..errors import IciAtlasError, InputError, StoreError, invalid_choice
+from ..vocab.phases import PHASE_LABELS, normalize_phase  # noqa: F401  (re-exported)
+from .filters import TARGET_CLASSES, TrialFilter, normalize_target_class, resolve_filter  # noqa: F401
 from ..vocab.partners import load_partner_classes
 from ..vocab.tsv import read_rows, vocab_path
 
 CANCER_GROUPS_FILE = "cancer_groups.tsv"
 
-PHASE_LABELS: tuple[str, ...] = (
-    "Early phase 1", "Phase 1", "Phase 1/2", "Phase 2", "Phase 2/3", "Phase 3", "Phase 4", "NA",
-)
-TARGET_CLASSES: tuple[str, ...] = ("PD-1", "PD-L1")
 OTHERS = "Others"
 NOT_CLASSIFIED = "Not classified"
 NO_LOCATION = "No location listed"
 NO_PARTNER = "None (no partner drug)"
 UNKNOWN = "Unknown"
 
-_ROMAN = {"i": "1", "ii": "2", "iii": "3", "iv": "4"}
-
-
-@dataclass(frozen=True)
-class LandscapeFilter:
-    """Which PD-(L)1 trials to count. Empty fields do not filter.
-
-    ``target_class`` keeps trials whose agent binds that target (a trial giving both a
-    PD-1 and a PD-L1 agent passes either); ``cancer`` keeps trials classified into that
-    cancer group; ``phases`` keeps trials whose Figure 2A phase label is one of them;
-    ``since``/``until`` keep trials that started in those years (inclusive; a trial with
-    no start date is then left out).
-    """
-
-    target_class: str | None = None
-    cancer: str | None = None
-    phases: tuple[str, ...] = field(default_factory=tuple)
-    since: int | None = None
-    until: int | None = None
-
-    def describe(self) -> str:
-        parts = []
-        if self.target_class:
-            parts.append(f"anti-{self.target_class}")
-        if self.cancer:
-            parts.append(self.cancer)
-        if self.phases:
-            parts.append(", ".join(self.phases))
-        if self.since and self.until:
-            parts.append(f"started {self.since}–{self.until}")
-        elif self.since:
-            parts.append(f"started {self.since} or later")
-        elif self.until:
-            parts.append(f"started {self.until} or earlier")
-        return "; ".join(parts)
-
-
-# ---------------------------------------------------------------------------- filters
-
-def normalize_phase(value: str) -> str:
-    """Map a user's spelling of a phase to its Figure 2A label.
-
-    >>> normalize_phase("phase2/3"), normalize_phase("II"), normalize_phase("early1")
-    ('Phase 2/3', 'Phase 2', 'Early phase 1')
-    """
-    text = value.strip().lower().replace("_", " ").replace("-", " ")
-    if text in ("na", "n/a", "none", "not applicable"):
-        return "NA"
-    early = text.startswith("early")
-    text = re.sub(r"^(early\s*)?(phase\s*)?", "", text).replace(" ", "")
-    parts = [_ROMAN.get(p, p) for p in re.split(r"[/|+]", text) if p]
-    candidate = ("Early phase " if early else "Phase ") + "/".join(parts)
-    if candidate in PHASE_LABELS:
-        return candidate
-    raise InputError(
-        f"Invalid phase {value!r}; expected one of {list(PHASE_LABELS)}",
-        fix="Use a label such as 'Phase 2', '2/3', 'III', 'early1' or 'NA'.",
-    )
-
-
-def normalize_target_class(value: str) -> str:
-    text = value.strip().upper().replace(" ", "").replace("ANTI-", "")
-    for label in TARGET_CLASSES:
-        if text == label or text == label.replace("-", ""):
-            return label
-    raise InputError(
-        f"Invalid target class {value!r}; expected one of {list(TARGET_CLASSES)}",
-        fix="Use --class PD-1 or --class PD-L1.",
-    )
+#: The landscape's filter is the one trial filter of the package.
+LandscapeFilter = TrialFilter
 
 
 def make_filter(
     target_class: str | None = None,
-    cancer: str | None = None,
+    cancer: str | Sequence[str] | None = None,
     phases: Sequence[str] = (),
     since: int | None = None,
     until: int | None = None,
-) -> LandscapeFilter:
-    """Build a filter from loosely spelled user input (checked; cancer is checked later
+    **more,
+) -> TrialFilter:
+    """Build a filter from loosely spelled user input (checked; cancer groups are checked
     against the store by :func:`check_filter`)."""
-    if since is not None and until is not None and since > until:
-        raise InputError(
-            f"Invalid year range {since}–{until}: --since is after --until",
-            fix="Give --since YEAR no later than --until YEAR.",
-        )
-    labels = tuple(sorted({normalize_phase(p) for p in phases}, key=PHASE_LABELS.index))
-    return LandscapeFilter(
-        target_class=normalize_target_class(target_class) if target_class else None,
-        cancer=cancer.strip() if cancer else None,
-        phases=labels,
-        since=since,
-        until=until,
-    )
+    return resolve_filter(None, target_class=target_class, cancer=cancer, phase=list(phases),
+                          since=since, until=until, **more)
 
 
 def check_store(con: duckdb.DuckDBPyConnection) -> None:
@@ -148,18 +67,15 @@ def query_cancer_groups(con: duckdb.DuckDBPyConnection) -> list[str]:
     """Every cancer group that some PD-(L)1 trial is classified into, sorted."""
     check_store(con)
     rows = con.execute(
-        """
-        SELECT DISTINCT trim(g) AS g
-        FROM trials, unnest(string_split(coalesce(cancer_groups, ''), ';')) AS t(g)
-        WHERE is_pd1_pdl1 AND trim(g) <> ''
-        ORDER BY g
-        """
+        "SELECT DISTINCT g FROM (SELECT unnest(cancer_groups) AS g FROM trials WHERE is_pd1_pdl1) "
+        "WHERE g <> '' ORDER BY g"
     ).fetchall()
     return [r[0] for r in rows]
 
 
-def check_filter(con: duckdb.DuckDBPyConnection, flt: LandscapeFilter) -> LandscapeFilter:
-    """Resolve ``flt.cancer`` to the store's spelling (case-insensitive) or raise."""
+def check_filter(con: duckdb.DuckDBPyConnection, flt: TrialFilter) -> TrialFilter:
+    """Resolve ``flt.cancer`` to the store's spelling (case-insensitive, group id or label)
+    or raise with the closest group."""
     check_store(con)
     if not flt.cancer:
         return flt
@@ -167,47 +83,29 @@ def check_filter(con: duckdb.DuckDBPyConnection, flt: LandscapeFilter) -> Landsc
     groups = sorted(set(query_cancer_groups(con)) | set(labels))
     by_fold = {g.casefold(): g for g in groups}
     by_fold.update({label.casefold(): g for g, label in labels.items()})
-    found = by_fold.get(flt.cancer.casefold())
-    if found is None:
-        shown = groups if len(groups) <= 40 else groups[:40] + ["..."]
-        raise InputError(
-            f"Invalid cancer group {flt.cancer!r}; expected one of {shown}",
-            fix="Run `ici-atlas landscape cancers` to list the cancer groups in the store.",
-        )
-    return LandscapeFilter(flt.target_class, found, flt.phases, flt.since, flt.until)
+    found = []
+    for value in flt.cancer:
+        hit = by_fold.get(value.casefold())
+        if hit is None:
+            raise invalid_choice(
+                "cancer group", value, groups,
+                "Run `ici-atlas landscape cancers` to list the cancer groups in the store.",
+                shown=40)
+        if hit not in found:
+            found.append(hit)
+    return flt.replace(cancer=tuple(found))
 
 
-def _where(flt: LandscapeFilter, alias: str = "t") -> tuple[str, list[Any]]:
-    """SQL condition and parameters selecting the filtered PD-(L)1 trials."""
-    a = alias
-    clauses = [f"{a}.is_pd1_pdl1"]
-    params: list[Any] = []
-    if flt.target_class:
-        clauses.append(f"list_contains(string_split(coalesce({a}.target_class, ''), ';'), ?)")
-        params.append(flt.target_class)
-    if flt.cancer:
-        clauses.append(
-            "list_contains(string_split(regexp_replace(coalesce("
-            f"{a}.cancer_groups, ''), '\\s*;\\s*', ';', 'g'), ';'), ?)"
-        )
-        params.append(flt.cancer)
-    if flt.phases:
-        clauses.append(f"coalesce({a}.phase_label, 'NA') IN ({', '.join('?' * len(flt.phases))})")
-        params.extend(flt.phases)
-    if flt.since is not None:
-        clauses.append(f"{a}.start_year >= ?")
-        params.append(flt.since)
-    if flt.until is not None:
-        clauses.append(f"{a}.start_year <= ?")
-        params.append(flt.until)
-    return " AND ".join(clauses), params
+def _where(flt: TrialFilter, alias: str = "t") -> tuple[str, list[Any]]:
+    """SQL condition and parameters selecting the filtered trials."""
+    return flt.where(alias)
 
 
 def _percent(n: int, total: int) -> float:
     return round(100.0 * n / total, 1) if total else 0.0
 
 
-def query_total(con: duckdb.DuckDBPyConnection, flt: LandscapeFilter = LandscapeFilter()) -> int:
+def query_total(con: duckdb.DuckDBPyConnection, flt: TrialFilter = TrialFilter()) -> int:
     """Number of PD-(L)1 trials passing ``flt``."""
     flt = check_filter(con, flt)
     where, params = _where(flt)
@@ -215,7 +113,7 @@ def query_total(con: duckdb.DuckDBPyConnection, flt: LandscapeFilter = Landscape
 
 
 def _multi_counts(
-    con: duckdb.DuckDBPyConnection, column: str, flt: LandscapeFilter
+    con: duckdb.DuckDBPyConnection, column: str, flt: TrialFilter
 ) -> tuple[list[tuple[str, int]], int, int]:
     """Counts of trials per value of a ``;``-separated column: (value, trials) sorted by
     count desc then value; plus the number of trials with no value and the total."""
@@ -225,9 +123,8 @@ def _multi_counts(
         f"""
         WITH f AS (SELECT t.nct_id, t.{column} AS v FROM trials t WHERE {where}),
         exploded AS (
-            SELECT DISTINCT nct_id, trim(x) AS value
-            FROM f, unnest(string_split(coalesce(v, ''), ';')) AS u(x)
-            WHERE trim(x) <> ''
+            SELECT DISTINCT nct_id, value FROM (SELECT nct_id, unnest(v) AS value FROM f)
+            WHERE value <> ''
         )
         SELECT value, count(*) AS n FROM exploded GROUP BY value ORDER BY n DESC, value
         """,
@@ -236,7 +133,7 @@ def _multi_counts(
     total, empty = con.execute(
         f"""
         SELECT count(*),
-               count(*) FILTER (WHERE trim(coalesce(t.{column}, '')) = '')
+               count(*) FILTER (WHERE len(list_filter(t.{column}, lambda x: x <> '')) = 0)
         FROM trials t WHERE {where}
         """,
         params,
@@ -247,7 +144,7 @@ def _multi_counts(
 def _with_others(
     con: duckdb.DuckDBPyConnection,
     column: str,
-    flt: LandscapeFilter,
+    flt: TrialFilter,
     counts: list[tuple[str, int]],
     top: int | None,
 ) -> tuple[list[tuple[str, int]], int | None, int]:
@@ -259,11 +156,10 @@ def _with_others(
     rest_values = [v for v, _ in rest]
     n_other = con.execute(
         f"""
-        SELECT count(DISTINCT t.nct_id)
-        FROM trials t, unnest(string_split(coalesce(t.{column}, ''), ';')) AS u(x)
-        WHERE {where} AND trim(x) IN ({', '.join('?' * len(rest_values))})
+        SELECT count(*) FROM trials t
+        WHERE {where} AND list_has_any(t.{column}, ?::VARCHAR[])
         """,
-        params + rest_values,
+        params + [rest_values],
     ).fetchone()[0]
     return kept, n_other, len(rest)
 
@@ -271,7 +167,7 @@ def _with_others(
 # ---------------------------------------------------------------------------- analyses
 
 def query_phases(
-    con: duckdb.DuckDBPyConnection, flt: LandscapeFilter = LandscapeFilter()
+    con: duckdb.DuckDBPyConnection, flt: TrialFilter = TrialFilter()
 ) -> list[dict]:
     """Figure 2A: PD-(L)1 trials per phase, every label in order (zeros included).
 
@@ -302,7 +198,7 @@ def query_phases(
 
 def query_cancers(
     con: duckdb.DuckDBPyConnection,
-    flt: LandscapeFilter = LandscapeFilter(),
+    flt: TrialFilter = TrialFilter(),
     top: int | None = None,
 ) -> list[dict]:
     """Figures 2B/2C: PD-(L)1 trials per cancer group (set ``flt.target_class`` to
@@ -354,7 +250,7 @@ def query_cancer_labels() -> dict[str, str]:
 
 def query_partners(
     con: duckdb.DuckDBPyConnection,
-    flt: LandscapeFilter = LandscapeFilter(),
+    flt: TrialFilter = TrialFilter(),
     targets_only: bool = False,
     top: int | None = None,
 ) -> list[dict]:
@@ -430,7 +326,7 @@ def query_approved_agents() -> dict[str, str] | None:
 
 def query_bispecifics(
     con: duckdb.DuckDBPyConnection,
-    flt: LandscapeFilter = LandscapeFilter(),
+    flt: TrialFilter = TrialFilter(),
     approved: Mapping[str, str] | Collection[str] | None = None,
 ) -> list[dict]:
     """Figure 5B: one row per bispecific / bifunctional PD-(L)1 agent.
@@ -497,7 +393,7 @@ def query_bispecifics(
 
 
 def query_years(
-    con: duckdb.DuckDBPyConnection, flt: LandscapeFilter = LandscapeFilter()
+    con: duckdb.DuckDBPyConnection, flt: TrialFilter = TrialFilter()
 ) -> list[dict]:
     """PD-(L)1 trials per start year, oldest first; ``start_year`` None (no start date)
     last. ``pd1`` / ``pdl1`` count trials giving an anti-PD-1 / anti-PD-L1 agent (a trial
@@ -508,10 +404,8 @@ def query_years(
     rows = con.execute(
         f"""
         SELECT t.start_year, count(*),
-               count(*) FILTER (WHERE list_contains(
-                   string_split(coalesce(t.target_class, ''), ';'), 'PD-1')),
-               count(*) FILTER (WHERE list_contains(
-                   string_split(coalesce(t.target_class, ''), ';'), 'PD-L1'))
+               count(*) FILTER (WHERE list_contains(t.target_class, 'PD-1')),
+               count(*) FILTER (WHERE list_contains(t.target_class, 'PD-L1'))
         FROM trials t WHERE {where}
         GROUP BY 1 ORDER BY 1 NULLS LAST
         """,
@@ -526,7 +420,7 @@ def query_years(
 
 def query_sponsors(
     con: duckdb.DuckDBPyConnection,
-    flt: LandscapeFilter = LandscapeFilter(),
+    flt: TrialFilter = TrialFilter(),
     by: str = "class",
     top: int | None = None,
 ) -> list[dict]:
@@ -559,7 +453,7 @@ def query_sponsors(
 
 def query_countries(
     con: duckdb.DuckDBPyConnection,
-    flt: LandscapeFilter = LandscapeFilter(),
+    flt: TrialFilter = TrialFilter(),
     top: int | None = None,
 ) -> list[dict]:
     """PD-(L)1 trials per location country. A multinational trial counts in each of its
@@ -594,15 +488,15 @@ ANALYSES: tuple[str, ...] = (
 
 def query_landscape_tables(
     con: duckdb.DuckDBPyConnection,
-    flt: LandscapeFilter = LandscapeFilter(),
+    flt: TrialFilter = TrialFilter(),
     top: int | None = None,
 ) -> dict[str, list[dict]]:
     """Every landscape analysis as ``{name: rows}`` (cancers split into anti-PD-1 and
     anti-PD-L1 like Figures 2B/2C, plus all PD-(L)1 trials)."""
     flt = check_filter(con, flt)
 
-    def with_class(target: str) -> LandscapeFilter:
-        return LandscapeFilter(target, flt.cancer, flt.phases, flt.since, flt.until)
+    def with_class(target: str) -> TrialFilter:
+        return flt.replace(target_class=target)
 
     return {
         "phases": query_phases(con, flt),

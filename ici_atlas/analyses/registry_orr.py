@@ -27,8 +27,9 @@ from typing import Iterable, Mapping, Sequence
 import duckdb
 import orjson
 
-from ..concepts.classify import require_derived_tables
+from .trials import require_derived_tables
 from ..store.db import table_exists, transaction
+from ..store.schema import REGISTRY_ORR, create_tables
 from ..errors import StoreError
 from ..store.raw_json import CorruptRecord, unpack_json
 from ..store.runs import finish_run, start_run, update_run
@@ -593,11 +594,6 @@ def _mark_preferred(rows: list[OrrExtractedRow]) -> None:
 
 # --- the store ----------------------------------------------------------------------------
 
-_SQL_TYPES = {"outcome_index": "INTEGER", "n": "INTEGER", "responders": "INTEGER",
-              "orr_percent": "DOUBLE", "ci_level": "DOUBLE", "ci_lower": "DOUBLE",
-              "ci_upper": "DOUBLE", "is_pd1_monotherapy": "BOOLEAN", "preferred": "BOOLEAN"}
-
-
 @dataclass
 class ExtractReport:
     run_id: int
@@ -683,11 +679,7 @@ def load_orr_extracted(con: duckdb.DuckDBPyConnection) -> ExtractReport:
 
 def _write_tables(con: duckdb.DuckDBPyConnection, rows: list[OrrExtractedRow],
                   problems: list[Problem], run_id: int) -> None:
-    cols = ", ".join(f"{c} {_SQL_TYPES.get(c, 'TEXT')}" for c in COLUMNS)
-    con.execute(f"DROP TABLE IF EXISTS {TABLE}")
-    con.execute(f"CREATE TABLE {TABLE} ({cols}, run_id BIGINT)")
-    con.execute(f"DROP TABLE IF EXISTS {PROBLEMS_TABLE}")
-    con.execute(f"CREATE TABLE {PROBLEMS_TABLE} (nct_id TEXT, field TEXT, reason TEXT, run_id BIGINT)")
+    create_tables(con, REGISTRY_ORR)
     if rows:
         con.executemany(f"INSERT INTO {TABLE} VALUES ({', '.join('?' * (len(COLUMNS) + 1))})",
                         [[getattr(r, c) for c in COLUMNS] + [run_id] for r in rows])

@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from ..analyses import approvals as ap
-from .common import emit, export_options, info, output_options, write_rows
+from .common import atlas_for, export_options, fmt_of, info, output_options, show
 from .export import export_group
 from .figures import figures_group
 
@@ -35,7 +35,7 @@ def events_option(func):
 @click.option("--agent", metavar="NAME", help="Only this agent (INN, code name or brand).")
 @click.option("--agency", metavar="CODE",
               help=f"Only this agency ({', '.join(ap.AGENCIES)}).")
-@click.option("--cancer", metavar="GROUP|TYPE",
+@click.option("--cancer", "--tumor", "cancer", metavar="GROUP|TYPE",
               help="Only this cancer group (e.g. NSCLC) or finer cancer type (e.g. ASPS).")
 @click.option("--since", metavar="DATE", help="Only events on or after YYYY[-MM[-DD]].")
 @click.option("--status", type=click.Choice(ap.STATUSES), default=None,
@@ -48,35 +48,44 @@ def events_option(func):
 @click.option("--all-columns", is_flag=True, help="Show every column of the events table.")
 @events_option
 @output_options
+@click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              hidden=True, help="Accepted for consistency; approvals need no store.")
 def approvals_cmd(agent, agency, cancer, since, status, verified_only, per_agent, summary,
-                  all_columns, events_path, fmt):
+                  all_columns, events_path, fmt, out, db_path):
     """Approval events of PD-1/PD-L1 inhibitors (agency, date, indication, source).
 
     Every row of the curated table names its source; rows not verified in a public source are
     flagged (verified = no). --summary recomputes the review's counts (32 agents, first approvals
     by agency, indications of pembrolizumab and atezolizumab, NSCLC options, cancer types) from
-    the rows, with and without unverified rows.
+    the rows, with and without unverified rows. Approvals need no store (--db is accepted
+    and not needed).
 
     \b
     Example:
-      ici-atlas approvals --agent pembrolizumab --since 2021 --csv
+      ici-atlas approvals --agent pembrolizumab --since 2021 --format csv
       ici-atlas approvals --summary
     """
+    atlas = atlas_for(db_path)
     events = _load(events_path)
     if summary:
         if any((agent, agency, cancer, since, status, verified_only, per_agent)):
             info("--summary counts every event; the filters are ignored.")
-        emit(ap.summarize_counts(events), fmt, SUMMARY_COLUMNS)
+        show(atlas.approval_summary(events=events_path), fmt, out)
         info(f"review = value stated in {ap.REVIEW_CITATION}; data = computed from "
              f"{len(events)} events. Differences are explained in docs/approvals.md.")
         return
-    rows = ap.query_approvals(events, agent, agency, cancer, since, status, verified_only)
+    filters = dict(agent=agent, agency=agency, cancer=cancer, since=since, status=status,
+                   verified_only=verified_only, events=events_path)
     if per_agent:
-        emit(ap.summarize_agents(rows), fmt, AGENT_COLUMNS + ["first_verified"])
+        df = atlas.approvals(**{k: v for k, v in filters.items() if v})
+        show(df[AGENT_COLUMNS + ["first_verified"]], fmt, out)
+        n = len(ap.query_approvals(events, agent, agency, cancer, since, status, verified_only))
     else:
-        columns = list(ap.COLUMNS) if (all_columns or fmt != "table") else list(ap.EVENT_TABLE_COLUMNS)
-        emit([e.as_row() for e in rows], fmt, columns)
-    info(f"{len(rows)} of {len(events)} approval events.")
+        df = atlas.approval_events(**filters)
+        table = fmt_of(fmt) == "table" and not all_columns
+        show(df[list(ap.EVENT_TABLE_COLUMNS)] if table else df, fmt, out)
+        n = len(df)
+    info(f"{n} of {len(events)} approval events.")
 
 
 @click.command("approvals")
@@ -110,7 +119,8 @@ def export_approvals_cmd(fmt, out, events_path):
     Example:
       ici-atlas export approvals --format csv > approvals.csv
     """
-    write_rows(ap.summarize_agents(_load(events_path)), AGENT_COLUMNS, fmt, out)
+    df = atlas_for(None).approvals(events=events_path)
+    show(df[AGENT_COLUMNS], fmt, out, "agents", default="csv")
 
 
 @export_group.command("approval-events")
@@ -124,8 +134,7 @@ def export_approval_events_cmd(fmt, out, events_path):
     Example:
       ici-atlas export approval-events --format tsv --out approval_events.tsv
     """
-    events = sorted(_load(events_path), key=lambda e: (e.date, e.agent, e.event_id))
-    write_rows([e.as_row() for e in events], list(ap.COLUMNS), fmt, out)
+    show(atlas_for(None).approval_events(events=events_path), fmt, out, "events", default="csv")
 
 
 def register(group: click.Group) -> None:

@@ -8,10 +8,8 @@ from pathlib import Path
 
 import click
 
-from ..concepts import classify as cl
-from ..store.db import connect
-from ..errors import InputError
-from .common import _jsonable, db_option, export_options, info, resolve_db, write_rows
+from ..tables import text_cell
+from .common import atlas_for, db_option, export_options, info, show
 from .export import export_group
 
 _MAX_PROBLEMS_SHOWN = 10
@@ -33,11 +31,7 @@ def classify_cmd(as_json: bool, jobs: int, db_path: Path | None) -> None:
     Example:
       ici-atlas classify --db atlas.duckdb
     """
-    con = connect(resolve_db(db_path))
-    try:
-        report = cl.classify_store(con, jobs=jobs)
-    finally:
-        con.close()
+    report = atlas_for(db_path).classify(jobs=jobs)
     info(report.summary())
     for nct, field, reason in report.problems[:_MAX_PROBLEMS_SHOWN]:
         info(f"  quarantined {nct}: {field}: {reason}")
@@ -57,102 +51,111 @@ def _yes(value) -> str:
     return "yes" if value else "no"
 
 
+def _t(value) -> str:
+    """A value for the terminal: lists joined by ';', control characters replaced."""
+    from ..tables import _terminal
+
+    return _terminal(text_cell(value))
+
+
 def _render_trial(t: dict) -> str:
-    lines = [f"{t['nct_id']}  {t.get('brief_title') or ''}",
-             f"  status {t.get('overall_status')}, {t.get('study_type')}, {t['phase_label']}"
-             f" (phases {t.get('phases') or 'NA'}), start {t.get('start_year') or '?'},"
-             f" sponsor class {t.get('sponsor_class') or '?'}",
+    lines = [f"{_t(t['nct_id'])}  {_t(t.get('brief_title')) or ''}",
+             f"  status {_t(t.get('overall_status'))}, {_t(t.get('study_type'))}, {_t(t['phase_label'])}"
+             f" (phases {_t(t.get('phases')) or 'NA'}), start {_t(t.get('start_year')) or '?'},"
+             f" sponsor class {_t(t.get('sponsor_class')) or '?'}",
              f"  PD-1/PD-L1 trial: {_yes(t['is_pd1_pdl1'])}"
-             + (f"  [{t['pd1_rule']}]" if t.get("pd1_rule") else "")]
+             + (f"  [{_t(t['pd1_rule'])}]" if t.get("pd1_rule") else "")]
     if t["is_pd1_pdl1"]:
-        lines += [f"  agents: {t['agents']}  target class: {t['target_class']}",
+        lines += [f"  agents: {_t(t['agents'])}  target class: {_t(t['target_class'])}",
                   f"  bispecific: {_yes(t['bispecific'])}"
-                  + (f" (other target {t['bispecific_other_target']})" if t["bispecific"] else ""),
+                  + (f" (other target {_t(t['bispecific_other_target'])})" if t["bispecific"] else ""),
                   f"  monotherapy arm: {_yes(t['monotherapy_arm'])}",
-                  f"  partner classes: {t.get('partner_classes') or '(none)'}"]
-    lines += [f"  cancer groups: {t['cancer_groups']}  (OncoTree {t.get('oncotree_codes') or '-'})",
-              f"  line of therapy: {t.get('line_of_therapy') or '-'}"
-              + (f"  [{t['line_rule']}]" if t.get("line_rule") else ""),
-              f"  setting: {t.get('setting') or '-'}"
-              + (f"  [{t['setting_rule']}]" if t.get("setting_rule") else ""),
-              f"  countries: {t.get('countries') or '-'}"]
+                  f"  partner classes: {_t(t.get('partner_classes')) or '(none)'}"]
+    lines += [f"  cancer groups: {_t(t['cancer_groups'])}  (OncoTree {_t(t.get('oncotree_codes')) or '-'})",
+              f"  line of therapy: {_t(t.get('line_of_therapy')) or '-'}"
+              + (f"  [{_t(t['line_rule'])}]" if t.get("line_rule") else ""),
+              f"  setting: {_t(t.get('setting')) or '-'}"
+              + (f"  [{_t(t['setting_rule'])}]" if t.get("setting_rule") else ""),
+              f"  countries: {_t(t.get('countries')) or '-'}"]
     ex = t["explain"]
     if ex["agents"]:
         lines.append("  matched agents:")
-        lines += [f"    {a['agent_id']} ({a['target_class']}): {a['matched_term']!r} in "
-                  f"{a['matched_field']}" + (f" of {a['intervention_name']!r}"
+        lines += [f"    {_t(a['agent_id'])} ({_t(a['target_class'])}): {_t(a['matched_term'])!r} in "
+                  f"{_t(a['matched_field'])}" + (f" of {_t(a['intervention_name'])!r}"
                                               if a["intervention_name"] else "")
                   for a in ex["agents"]]
     if ex["arms"]:
         lines.append("  arms:")
         for a in ex["arms"]:
-            lines.append(f"    {a['arm_label']} [{a['arm_type'] or '-'}]: PD-(L)1 "
-                         f"{a['pd1_agents'] or '-'}; partners {a['partner_classes'] or '-'}"
-                         f" ({a['other_drugs'] or '-'}); monotherapy {_yes(a['is_pd1_monotherapy'])}")
+            lines.append(f"    {_t(a['arm_label'])} [{_t(a['arm_type']) or '-'}]: PD-(L)1 "
+                         f"{_t(a['pd1_agents']) or '-'}; partners {_t(a['partner_classes']) or '-'}"
+                         f" ({_t(a['other_drugs']) or '-'}); monotherapy {_yes(a['is_pd1_monotherapy'])}")
     if ex["partners"]:
         lines.append("  partners:")
-        lines += [f"    {p['partner_class']}: {p['partner_drug'] or p['intervention_name']!r}"
-                  f" ({p['rule']}" + (f", {p['matched_term']!r}" if p["matched_term"] else "")
-                  + f") in arm {p['arm_label']!r}" for p in ex["partners"]]
+        lines += [f"    {_t(p['partner_class'])}: {_t(p['partner_drug'] or p['intervention_name'])!r}"
+                  f" ({_t(p['rule'])}" + (f", {_t(p['matched_term'])!r}" if p["matched_term"] else "")
+                  + f") in arm {_t(p['arm_label'])!r}" for p in ex["partners"]]
     lines.append("  cancers:")
-    lines += [f"    {c['cancer_group']} {c['oncotree_code'] or ''}: {c['matched_text']!r} ({c['rule']})"
+    lines += [f"    {_t(c['cancer_group'])} {_t(c['oncotree_code'])}: {_t(c['matched_text'])!r} ({_t(c['rule'])})"
               for c in ex["cancers"]]
     return "\n".join(lines) + "\n"
 
 
 @click.command("trial")
 @click.argument("nct_id")
-@click.option("--json", "as_json", is_flag=True, help="JSON with every explanation row.")
+@click.option("--format", "-f", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="Text for people, or JSON with every explanation row.")
+@click.option("--json", "as_json", is_flag=True, hidden=True, help="Deprecated: --format json.")
 @db_option
-def trial_cmd(nct_id: str, as_json: bool, db_path: Path | None) -> None:
+def trial_cmd(nct_id: str, fmt: str, as_json: bool, db_path: Path | None) -> None:
     """Show how one trial was classified and what matched (rule, phrase, field).
 
     \b
     Example:
       ici-atlas trial NCT04294810
     """
-    con = connect(resolve_db(db_path), read_only=True)
-    try:
-        trial = cl.query_trial(con, nct_id)
-    finally:
-        con.close()
+    trial = atlas_for(db_path).trial(nct_id)
     if as_json:
-        sys.stdout.write(json.dumps(trial, indent=2, default=_jsonable) + "\n")
+        info("Note: --json is deprecated; use --format json.")
+    if as_json or fmt == "json":
+        sys.stdout.write(json.dumps(trial, indent=2, default=_jsonable, ensure_ascii=False) + "\n")
     else:
         sys.stdout.write(_render_trial(trial))
 
 
+EXPORT_COLUMNS = ("nct_id", "is_pd1_pdl1", "agents", "target_class", "bispecific",
+                  "bispecific_other_target", "monotherapy_arm", "partner_classes",
+                  "cancer_groups", "oncotree_codes", "phase", "brief_title", "overall_status",
+                  "start_year", "sponsor_class", "countries", "line_of_therapy", "setting")
+
+
+def _jsonable(value):
+    from datetime import date, datetime
+
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    return str(value)
+
+
 @export_group.command("trials")
-@export_options(("tsv", "csv", "json", "parquet"), default="tsv")
+@export_options(default="tsv")
 @click.option("--pd1-only", is_flag=True, help="Only PD-1/PD-L1 trials (default: every stored trial).")
+@click.option("--all-columns", is_flag=True, help="Every column of the trial table.")
 @db_option
-def export_trials_cmd(fmt: str, out: Path | None, pd1_only: bool, db_path: Path | None) -> None:
+def export_trials_cmd(fmt, out, pd1_only: bool, all_columns: bool, db_path: Path | None) -> None:
     """One row per classified trial: nct_id, is_pd1_pdl1, agents, target_class, bispecific,
     bispecific_other_target, monotherapy_arm, partner_classes, cancer_groups, oncotree_codes,
     phase, brief_title, overall_status, start_year, sponsor_class, countries,
-    line_of_therapy, setting. Multi-valued cells are ;-separated.
+    line_of_therapy, setting (--all-columns: the whole trial table). Multi-valued cells
+    are ;-separated in CSV/TSV and lists in JSON and Parquet.
 
     \b
     Example:
       ici-atlas export trials --format tsv --pd1-only > pd1_trials.tsv
     """
-    con = connect(resolve_db(db_path), read_only=True)
-    try:
-        if fmt == "parquet":
-            if out is None:
-                raise InputError("--format parquet needs --out FILE",
-                                 fix="add e.g. --out trials.parquet")
-            cl.require_derived_tables(con)
-            out.parent.mkdir(parents=True, exist_ok=True)
-            path = str(out).replace("'", "''")
-            con.execute(f"COPY ({cl.export_trials_sql(pd1_only)}) TO '{path}' (FORMAT parquet)")
-            count = con.execute(f"SELECT count(*) FROM ({cl.export_trials_sql(pd1_only)})").fetchone()[0]
-            info(f"wrote {count:,} trials to {out}")
-            return
-        rows = cl.query_trials_export(con, pd1_only)
-    finally:
-        con.close()
-    write_rows(rows, list(cl.EXPORT_COLUMNS), fmt, out, "trials")
+    df = atlas_for(db_path).trials(columns=None if all_columns else EXPORT_COLUMNS,
+                                   scope="pd1" if pd1_only else "all")
+    show(df, fmt, out, "trials", default="tsv")
 
 
 def register(group: click.Group) -> None:

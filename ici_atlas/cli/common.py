@@ -1,19 +1,24 @@
-"""Options and output shared by every command: --db, and --json/--csv/--tsv tables."""
+"""Options and output shared by every command: ``--db``, and one output family,
+``--format table|csv|tsv|json|parquet|xlsx`` with ``-o FILE``.
+
+Commands are thin: they turn options into a call of the library (:class:`ici_atlas.Atlas`,
+``ici_atlas.pool``) and write the DataFrame it returns with :func:`show`, which is
+:func:`ici_atlas.tables.write_table` — the same writer as the API, the report and the
+dashboard downloads. ``--json``, ``--csv`` and ``--tsv`` still work for one release, with a
+deprecation note on stderr.
+"""
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import sys
-from datetime import date, datetime
-from decimal import Decimal
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Callable, Sequence
 
 import click
+import pandas as pd
 
 from .. import config
+from ..tables import FORMATS, write_table
 
 
 def db_option(func: Callable) -> Callable:
@@ -31,72 +36,68 @@ def resolve_db(db_path: Path | None) -> Path:
     return db_path or config.default_db_path()
 
 
-def output_options(func: Callable) -> Callable:
-    """Add ``--json``, ``--csv`` and ``--tsv``; the command reads ``fmt``."""
-    func = click.option("--tsv", "fmt", flag_value="tsv", help="Tab-separated values.")(func)
-    func = click.option("--csv", "fmt", flag_value="csv", help="Comma-separated values.")(func)
-    func = click.option("--json", "fmt", flag_value="json", help="JSON (a list of objects).")(func)
-    func = click.option("--table", "fmt", flag_value="table", default=True, hidden=True)(func)
-    return func
+def atlas_for(db_path: Path | None):
+    from ..api import Atlas
+
+    return Atlas(resolve_db(db_path))
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, (datetime, date)):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return float(value)
-    if isinstance(value, (set, tuple)):
-        return list(value)
+def _deprecated_format(ctx: click.Context, param: click.Parameter, value):
+    if value:
+        info(f"Note: --{param.name} is deprecated; use --format {param.name} "
+             "(the old flag goes in the next release).")
+        ctx.meta["ici_atlas_format"] = param.name
     return value
 
 
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return f"{value:.4g}" if abs(value) < 1e6 else f"{value:.0f}"
-    if isinstance(value, (list, tuple)):
-        return ";".join(_cell(v) for v in value)
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    return str(value)
+def output_options(func: Callable | None = None, *, formats: Sequence[str] = FORMATS,
+                   default: str = "table", out_alias: bool = False, dest: str = "out",
+                   deprecated: Sequence[str] = ("tsv", "csv", "json")) -> Callable:
+    """Add ``--format/-f`` and ``-o/--output FILE``; the command reads ``fmt`` and ``out``.
+    The deprecated ``--json/--csv/--tsv`` flags set the format too."""
+
+    def decorate(f: Callable) -> Callable:
+        for name in deprecated:
+            f = click.option(f"--{name}", name, is_flag=True, hidden=True, expose_value=False,
+                             callback=_deprecated_format)(f)
+        names = ("-o", "--output", "--out") if out_alias else ("-o", "--output")
+        f = click.option(*names, dest, type=click.Path(dir_okay=False, path_type=Path),
+                         default=None, help="Write to FILE instead of stdout (needed for "
+                         "parquet and xlsx).")(f)
+        return click.option("-f", "--format", "fmt", type=click.Choice(list(formats),
+                            case_sensitive=False), default=None, show_default=False,
+                            help=f"Output format: {'|'.join(formats)} (default {default}).",
+                            callback=_pick_format(default))(f)
+
+    return decorate(func) if func is not None else decorate
 
 
-def render_rows(
-    rows: Sequence[dict], fmt: str = "table", columns: Sequence[str] | None = None
-) -> str:
-    """Render a list of dicts as a text table, JSON, CSV or TSV."""
-    rows = list(rows)
-    if columns is None:
-        columns = list(rows[0].keys()) if rows else []
-    if fmt == "json":
-        return json.dumps(
-            [{c: _jsonable(r.get(c)) for c in columns} for r in rows], indent=2, default=str
-        ) + "\n"
-    if fmt in ("csv", "tsv"):
-        buf = io.StringIO()
-        writer = csv.writer(buf, delimiter="," if fmt == "csv" else "\t", lineterminator="\n")
-        writer.writerow(columns)
-        for r in rows:
-            writer.writerow([_cell(r.get(c)) for c in columns])
-        return buf.getvalue()
-    # human table
-    cells = [[_cell(r.get(c)) for c in columns] for r in rows]
-    widths = [len(c) for c in columns]
-    for line in cells:
-        for i, v in enumerate(line):
-            widths[i] = min(max(widths[i], len(v)), 60)
-    def fmt_line(values: Iterable[str]) -> str:
-        return "  ".join(
-            (v if len(v) <= 60 else v[:57] + "...").ljust(w) for v, w in zip(values, widths)
-        ).rstrip()
-    out = [fmt_line(columns), fmt_line("-" * w for w in widths)]
-    out += [fmt_line(line) for line in cells]
-    return "\n".join(out) + "\n"
+def _pick_format(default: str):
+    def callback(ctx: click.Context, param: click.Parameter, value):
+        return value.lower() if value else None
+    callback.default = default  # type: ignore[attr-defined]
+    return callback
 
 
-def emit(rows: Sequence[dict], fmt: str = "table", columns: Sequence[str] | None = None) -> None:
-    sys.stdout.write(render_rows(rows, fmt, columns))
+def fmt_of(fmt: str | None, default: str = "table") -> str:
+    """The format chosen by --format, else a deprecated flag, else ``default``."""
+    if fmt:
+        return fmt
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None:
+        flag = ctx.meta.get("ici_atlas_format")
+        if flag:
+            return flag
+    return default
+
+
+def show(df: pd.DataFrame, fmt: str | None, out: Path | None = None, noun: str = "rows",
+         default: str = "table") -> None:
+    """Write ``df`` in the chosen format to ``out`` or stdout (a line on stderr says where)."""
+    fmt = fmt_of(fmt, default)
+    path = write_table(df, fmt, out, sys.stdout)
+    if path is not None:
+        info(f"wrote {len(df):,} {noun} to {path}")
 
 
 def info(message: str) -> None:
@@ -104,29 +105,26 @@ def info(message: str) -> None:
     click.echo(message, err=True)
 
 
-def export_options(formats: Sequence[str] = ("csv", "tsv", "json"), default: str = "csv") -> Callable:
-    """``--format`` and ``--out/-o/--output FILE`` for the export commands (``fmt``, ``out``)."""
-
-    def decorate(func: Callable) -> Callable:
-        func = click.option(
-            "--out", "-o", "--output", "out", type=click.Path(dir_okay=False, path_type=Path),
-            default=None, help="Write to this file instead of stdout.",
-        )(func)
-        return click.option(
-            "--format", "fmt", type=click.Choice(list(formats)), default=default,
-            show_default=True, help="Output format.",
-        )(func)
-
-    return decorate
+def export_options(formats: Sequence[str] = ("csv", "tsv", "json", "parquet", "xlsx"),
+                   default: str = "csv") -> Callable:
+    """The output options of the ``export`` commands (default format CSV)."""
+    return output_options(formats=formats, default=default, out_alias=True)
 
 
-def write_rows(rows: Sequence[dict], columns: Sequence[str], fmt: str, out: Path | None,
-               noun: str = "rows") -> None:
-    """Rows as CSV/TSV/JSON to ``out`` (a message on stderr says where) or to stdout."""
-    text = render_rows(rows, fmt, columns)
-    if out is None:
-        sys.stdout.write(text)
-        return
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text, encoding="utf-8")
-    info(f"wrote {len(rows):,} {noun} to {out}")
+def emit(rows, fmt: str | None = None, columns=None, out: Path | None = None,
+         noun: str = "rows") -> None:
+    """Rows (dicts) as a table in the chosen format (through :func:`ici_atlas.tables.frame`)."""
+    from ..tables import frame
+
+    show(frame(list(rows), list(columns) if columns is not None else None), fmt, out, noun)
+
+
+def command_store(db_path: Path | None, read_only: bool = False):
+    """A connection to the store that is closed when the command ends."""
+    from ..store.db import connect
+
+    con = connect(resolve_db(db_path), read_only=read_only)
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None:
+        ctx.call_on_close(con.close)
+    return con

@@ -8,12 +8,10 @@ from pathlib import Path
 import click
 
 from ..analyses import efficacy as ef
-from .common import emit, export_options, info, output_options, write_rows
+from ..api import LINE_ALIASES
+from .common import atlas_for, export_options, fmt_of, info, output_options, show
 from .export import export_group
 from .figures import figures_group
-
-_LINE_ALIASES = {"first": "first-line", "later": "later-line", "any": "any",
-                 "first-line": "first-line", "later-line": "later-line"}
 
 _ORR_TABLE_COLUMNS = ("k", "patients", "responders", "orr_pct", "ci_pct", "pi_pct", "i2_pct",
                       "method", "trials")
@@ -22,30 +20,36 @@ _ORR_TABLE_COLUMNS = ("k", "patients", "responders", "orr_pct", "ci_pct", "pi_pc
 def _selection_options(func):
     func = click.option("--include-unverified", is_flag=True,
                         help="Also use rows marked verified = no (left out by default).")(func)
-    func = click.option("--class", "target_class", type=click.Choice(list(ef.TARGET_CLASSES)),
-                        default=None, help="Only anti-PD-1 or only anti-PD-L1 arms.")(func)
+    func = click.option("--class", "target_class", default=None, metavar="PD-1|PD-L1",
+                        help="Only anti-PD-1 or only anti-PD-L1 arms.")(func)
     func = click.option("--agent", default=None, metavar="AGENT",
-                        help="Only this agent (lower-case INN, e.g. pembrolizumab).")(func)
-    func = click.option("--line", type=click.Choice(sorted(_LINE_ALIASES)), default=None,
-                        help="Only first-line, later-line or any-line arms.")(func)
-    func = click.option("--tumor", default=None, metavar="GROUP",
-                        help="Only this cancer group (e.g. NSCLC, melanoma, HCC).")(func)
+                        help="Only this agent (INN, code name or brand).")(func)
+    func = click.option("--line", default=None, metavar="LINE",
+                        help="Only first-line, later-line or any-line arms "
+                             f"({', '.join(sorted(LINE_ALIASES))}).")(func)
+    func = click.option("--cancer", "--tumor", "cancer", default=None, metavar="GROUP",
+                        help="Only this cancer group (e.g. NSCLC, melanoma, HCC); --tumor is "
+                             "an alias.")(func)
     return func
 
 
-def _select(tumor, line, agent, target_class, include_unverified):
-    return ef.query_orr_arms(
-        tumor=tumor, line=_LINE_ALIASES.get(line) if line else None, agent=agent,
-        target_class=target_class, include_unverified=include_unverified,
-    )
+def _selection(cancer, line, agent, target_class, include_unverified) -> dict:
+    return dict(cancer=cancer, line=line, agent=agent, target_class=target_class,
+                include_unverified=include_unverified)
 
 
 def _pct(x) -> str:
-    return "" if x is None else f"{100 * x:.1f}"
+    return "" if x is None or x != x else f"{100 * x:.1f}"
 
 
 def _interval(lo, hi) -> str:
-    return "" if lo is None or hi is None else f"{100 * lo:.1f}-{100 * hi:.1f}"
+    return "" if lo is None or hi is None or lo != lo or hi != hi else f"{100 * lo:.1f}-{100 * hi:.1f}"
+
+
+def _arms(selection: dict):
+    from ..api import _select_arms
+
+    return _select_arms(**selection)
 
 
 def _write_figures(arms, out: Path, by, method, test) -> None:
@@ -62,7 +66,7 @@ def _write_figures(arms, out: Path, by, method, test) -> None:
                    "arms apart), group (cancer group), line, agent, class, detail, trial; "
                    "'none' pools everything selected.")
 @click.option("--method", default="REML", show_default=True,
-              type=click.Choice(["REML", "DL", "PM", "ML", "EB", "SJ", "HE", "FE", "GLMM"],
+              type=click.Choice(["REML", "DL", "PM", "ML", "EB", "SJ", "HE", "HS", "FE", "GLMM"],
                                 case_sensitive=False),
               help="Between-study variance estimator, or GLMM (random-intercept logistic model).")
 @click.option("--test", type=click.Choice(["knha", "z"]), default="knha", show_default=True,
@@ -72,48 +76,56 @@ def _write_figures(arms, out: Path, by, method, test) -> None:
 @click.option("--figure-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Also write Figure 4 and a forest plot per subgroup (PNG + SVG) into DIR.")
 @output_options
-def orr_cmd(tumor, line, agent, target_class, include_unverified, by, method, test, show_arms,
-            figure_dir, fmt):
+@click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              hidden=True, help="Accepted for consistency; the curated arms need no store.")
+def orr_cmd(cancer, line, agent, target_class, include_unverified, by, method, test, show_arms,
+            figure_dir, fmt, out, db_path):
     """Pooled objective response rate (ORR) of PD-1/PD-L1 monotherapy per subgroup.
 
     Prints, per tumour group × line (default), the number of arms k, patients, responders,
     pooled ORR with its 95% CI and 95% prediction interval, and I². Pooling: logit
     transform, REML tau², Hartung-Knapp-Sidik-Jonkman CI; a subgroup of one arm shows
     that arm's exact (Clopper-Pearson) CI. Only verified rows are used unless
-    --include-unverified. ORR values are percentages.
+    --include-unverified. The table shows percentages; csv/json/parquet give the API's
+    proportions (0-1).
 
     \b
     Example:
-      ici-atlas orr --tumor HCC
-      ici-atlas orr --line first --by tumor --csv
+      ici-atlas orr --cancer HCC
+      ici-atlas orr --line first --by tumor --format csv
       ici-atlas orr --figure-dir figures/
     """
-    arms = _select(tumor, line, agent, target_class, include_unverified)
-    keys = [] if by.strip().lower() == "none" else [b.strip() for b in by.split(",") if b.strip()]
+    atlas = atlas_for(db_path)
+    selection = _selection(cancer, line, agent, target_class, include_unverified)
+    arms = _arms(selection)
     if show_arms:
-        rows = [a.to_row() for a in arms]
-        emit(rows, fmt, ["trial", "arm", "agent", "tumor_group", "line", "n_evaluable",
-                         "responders", "orr_percent", "verified", "source"])
+        df = atlas.orr_arms(**selection)
+        if fmt_of(fmt) == "table":
+            df = df[["trial", "arm", "agent", "tumor_group", "line", "n_evaluable",
+                     "responders", "orr_percent", "verified", "source"]]
+        show(df, fmt, out, "arms")
         return
     if not arms:
         info("No arms match these filters (try --include-unverified or fewer filters).")
-    pooled = ef.pool_orr(arms, by=keys, method=method, test=test)
-    rows = []
-    for r in pooled:
-        out = {k: r[k] for k in keys}
-        out.update(k=r["k"], patients=r["patients"], responders=r["responders"],
-                   orr_pct=_pct(r["orr"]), ci_pct=_interval(r["ci_lb"], r["ci_ub"]),
-                   pi_pct=_interval(r["pi_lb"], r["pi_ub"]),
-                   i2_pct="" if r["i2"] is None else f"{r['i2']:.0f}", method=r["method"],
-                   trials=r["trials"])
-        if fmt == "json":
-            out.update(orr=r["orr"], ci_lb=r["ci_lb"], ci_ub=r["ci_ub"], pi_lb=r["pi_lb"],
-                       pi_ub=r["pi_ub"], i2=r["i2"], tau2=r["tau2"])
-        rows.append(out)
-    columns = list(keys) + list(_ORR_TABLE_COLUMNS)
-    if fmt == "json":
-        columns += ["orr", "ci_lb", "ci_ub", "pi_lb", "pi_ub", "i2", "tau2"]
-    emit(rows, fmt, columns)
+    df = atlas.orr(by=by, method=method, test=test, **selection)
+    keys = [c for c in df.columns if c not in ("k", "patients", "responders", "orr", "ci_lb",
+                                               "ci_ub", "pi_lb", "pi_ub", "i2", "tau2",
+                                               "method", "trials")]
+    if fmt_of(fmt) == "table":
+        from ..tables import frame
+
+        rows = []
+        for r in df.to_dict("records"):
+            row = {k: r[k] for k in keys}
+            row.update(k=r["k"], patients=r["patients"], responders=r["responders"],
+                       orr_pct=_pct(r["orr"]), ci_pct=_interval(r["ci_lb"], r["ci_ub"]),
+                       pi_pct=_interval(r["pi_lb"], r["pi_ub"]),
+                       i2_pct="" if r["i2"] != r["i2"] else f"{r['i2']:.0f}",
+                       method=r["method"], trials="; ".join(r["trials"]))
+            rows.append(row)
+        show(frame(rows, list(keys) + list(_ORR_TABLE_COLUMNS)), fmt, out)
+    else:
+        show(df, fmt, out)
     unverified = sum(1 for a in arms if not a.verified)
     skipped = sum(1 for a in arms if a.orr is None)
     info(f"{len(arms)} arms ({unverified} unverified), "
@@ -126,7 +138,7 @@ def orr_cmd(tumor, line, agent, target_class, include_unverified, by, method, te
 @export_group.command("orr-arms")
 @export_options()
 @_selection_options
-def export_orr_arms_cmd(fmt, out, tumor, line, agent, target_class, include_unverified):
+def export_orr_arms_cmd(fmt, out, cancer, line, agent, target_class, include_unverified):
     """Write the curated ORR arms, one row per monotherapy arm, with their sources.
 
     Columns: trial, nct_id, pmid, doi, agent, target_class, tumor_group, line,
@@ -139,18 +151,19 @@ def export_orr_arms_cmd(fmt, out, tumor, line, agent, target_class, include_unve
     Example:
       ici-atlas export orr-arms --format csv > orr_arms.csv
     """
-    filtered = any(v is not None for v in (tumor, line, agent, target_class))
-    arms = (_select(tumor, line, agent, target_class, include_unverified) if filtered
-            else list(ef.load_orr_arms()))
+    filtered = any(v is not None for v in (cancer, line, agent, target_class))
+    atlas = atlas_for(None)
+    df = atlas.orr_arms(**_selection(cancer, line, agent, target_class,
+                                     include_unverified if filtered else True))
     columns = list(ef.EXPORT_COLUMNS) + list(ef.EXPORT_EXTRA_COLUMNS)
-    write_rows([a.to_row() for a in arms], columns, fmt, out, "arms")
+    show(df[columns], fmt, out, "arms", default="csv")
 
 
 @click.command("efficacy")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Folder to write the figures into (created if missing).")
 @_selection_options
-def figures_efficacy_cmd(out, tumor, line, agent, target_class, include_unverified):
+def figures_efficacy_cmd(out, cancer, line, agent, target_class, include_unverified):
     """Write Figure 4 (ORR per tumour type, by line, one circle per arm sized by patients)
     and one forest plot per tumour group × line with two or more arms, as PNG and SVG.
 
@@ -158,7 +171,7 @@ def figures_efficacy_cmd(out, tumor, line, agent, target_class, include_unverifi
     Example:
       ici-atlas figures efficacy --out figures/
     """
-    arms = _select(tumor, line, agent, target_class, include_unverified)
+    arms = _arms(_selection(cancer, line, agent, target_class, include_unverified))
     _write_figures(arms, out, ["tumor", "line"], "REML", "knha")
 
 

@@ -8,10 +8,8 @@ from typing import Callable
 
 import click
 
-from ..store import db
-from ..analyses import landscape as ls
 from ..progress import Progress
-from .common import db_option, emit, info, output_options, resolve_db
+from .common import atlas_for, db_option, info, output_options, show
 from .export import export_group
 from .figures import figures_group
 
@@ -29,20 +27,34 @@ FIGURE_FOR = {
 
 
 def filter_options(func: Callable) -> Callable:
-    """--class, --cancer, --phase (repeatable), --since, --until."""
+    """The trial filters (the same names as the API and the dashboard)."""
+    func = click.option("--posted-by", metavar="DATE",
+                        help="Only trials first posted on or before DATE (YYYY[-MM[-DD]]): "
+                             "the landscape as of that date.")(func)
     func = click.option("--until", type=int, metavar="YEAR",
                         help="Only trials that started in YEAR or earlier.")(func)
     func = click.option("--since", type=int, metavar="YEAR",
                         help="Only trials that started in YEAR or later.")(func)
+    func = click.option("--partner", "partners", multiple=True, metavar="CLASS",
+                        help="Only trials with this partner class (e.g. CTLA-4); repeatable.")(func)
+    func = click.option("--agent", "agents", multiple=True, metavar="NAME",
+                        help="Only trials giving this agent (INN, code name or brand); "
+                             "repeatable.")(func)
     func = click.option("--phase", "phases", multiple=True, metavar="PHASE",
                         help="Only trials in this phase ('Phase 2', '2/3', 'III', 'early1', "
                              "'NA'); repeat for several.")(func)
-    func = click.option("--cancer", metavar="GROUP",
-                        help="Only trials classified into this cancer group "
-                             "(see `ici-atlas landscape cancers`).")(func)
+    func = click.option("--cancer", "--tumor", "cancers", multiple=True, metavar="GROUP",
+                        help="Only trials classified into this cancer group (see `ici-atlas "
+                             "landscape cancers`); repeatable. --tumor is an alias.")(func)
     func = click.option("--class", "target_class", metavar="PD-1|PD-L1",
                         help="Only trials giving an anti-PD-1 (or anti-PD-L1) agent.")(func)
     return func
+
+
+def _filters(target_class, cancers, phases, agents, partners, since, until, posted_by) -> dict:
+    return {"target_class": target_class, "cancer": list(cancers), "phase": list(phases),
+            "agent": list(agents), "partner": list(partners), "since": since, "until": until,
+            "posted_by": posted_by}
 
 
 def figure_dir_option(func: Callable) -> Callable:
@@ -52,33 +64,30 @@ def figure_dir_option(func: Callable) -> Callable:
     )(func)
 
 
-def _open_filtered(db_path: Path | None, target_class, cancer, phases, since, until):
-    """The store (read-only, classified) and the checked filter of the common options."""
-    con = db.connect(resolve_db(db_path), read_only=True)
-    ls.check_store(con)
-    flt = ls.check_filter(con, ls.make_filter(target_class, cancer, phases, since, until))
-    return con, flt
-
-
-def _show(con, flt: ls.LandscapeFilter, rows, fmt, figure: tuple[str, ...], figure_dir,
-          note: str = "", top: int = 12, columns=None) -> None:
-    """One table command: the total on stderr, the rows on stdout, its figure if asked."""
-    total = ls.query_total(con, flt)
+def _table(kind: str, db_path, filters: dict, fmt, out, figure_dir, note: str = "",
+           top: int | None = None, **extra) -> None:
+    """One table command: the total on stderr, the table on stdout (or -o), its figure."""
+    atlas = atlas_for(db_path)
+    df = atlas.landscape(kind, top=top, **extra, **filters)
+    flt = atlas.filter(**filters)
+    total = atlas.landscape_total(**filters)
     where = f" ({flt.describe()})" if flt.describe() else ""
     info(f"{total:,} PD-1/PD-L1 trials{where}; percent = share of these trials.{note}")
-    emit(rows, fmt, columns)
-    _figures(con, flt, figure, figure_dir, top)
+    columns = BISPECIFIC_COLUMNS if kind == "bispecifics" else None
+    show(df[list(columns)] if columns else df, fmt, out)
+    if figure_dir is not None:
+        _figures(atlas, flt, FIGURE_FOR[kind], figure_dir, top or 12)
 
 
-def _figures(con, flt: ls.LandscapeFilter, names, out: Path | None, top: int = 12,
+def _figures(atlas, flt, names, out: Path, top: int = 12,
              formats: tuple[str, ...] = ("png", "svg")) -> None:
-    if out is None:
-        return
+    from ..analyses import landscape as ls
     from ..figures.landscape import render_landscape_figures
 
     bar = Progress("Drawing figures", total=len(names))
-    paths = render_landscape_figures(con, out, flt, names, top=top,
-                                     on_done=lambda _name: bar.advance(), formats=formats)
+    with atlas.reading() as con:
+        paths = render_landscape_figures(con, out, ls.check_filter(con, flt), names, top=top,
+                                         on_done=lambda _name: bar.advance(), formats=formats)
     bar.close()
     for path in paths:
         info(f"wrote {path}")
@@ -103,15 +112,16 @@ def landscape_group() -> None:
 @output_options
 @figure_dir_option
 @db_option
-def phases_cmd(target_class, cancer, phases, since, until, fmt, figure_dir, db_path):
+def phases_cmd(target_class, cancers, phases, agents, partners, since, until, posted_by, fmt,
+               out, figure_dir, db_path):
     """Trials per phase (Figure 2A); the rows add up to the number of trials.
 
     \b
     Example:
-      ici-atlas landscape phases --cancer NSCLC --json
+      ici-atlas landscape phases --cancer NSCLC --format json
     """
-    con, flt = _open_filtered(db_path, target_class, cancer, phases, since, until)
-    _show(con, flt, ls.query_phases(con, flt), fmt, FIGURE_FOR["phases"], figure_dir)
+    _table("phases", db_path, _filters(target_class, cancers, phases, agents, partners, since,
+                                       until, posted_by), fmt, out, figure_dir)
 
 
 @landscape_group.command("cancers")
@@ -121,7 +131,8 @@ def phases_cmd(target_class, cancer, phases, since, until, fmt, figure_dir, db_p
 @output_options
 @figure_dir_option
 @db_option
-def cancers_cmd(target_class, cancer, phases, since, until, top, fmt, figure_dir, db_path):
+def cancers_cmd(target_class, cancers, phases, agents, partners, since, until, posted_by, top,
+                fmt, out, figure_dir, db_path):
     """Trials per cancer group (Figures 2B, 2C with --class PD-1 / PD-L1).
 
     A trial enrolling two cancer groups counts in both, so the rows can add up to more
@@ -131,9 +142,9 @@ def cancers_cmd(target_class, cancer, phases, since, until, top, fmt, figure_dir
     Example:
       ici-atlas landscape cancers --class PD-L1 --top 10
     """
-    con, flt = _open_filtered(db_path, target_class, cancer, phases, since, until)
-    _show(con, flt, ls.query_cancers(con, flt, top=top), fmt, FIGURE_FOR["cancers"], figure_dir,
-          note=" A trial in several cancer groups counts in each.", top=top or 12)
+    _table("cancers", db_path, _filters(target_class, cancers, phases, agents, partners, since,
+                                        until, posted_by), fmt, out, figure_dir,
+           note=" A trial in several cancer groups counts in each.", top=top)
 
 
 @landscape_group.command("partners")
@@ -144,21 +155,21 @@ def cancers_cmd(target_class, cancer, phases, since, until, top, fmt, figure_dir
 @output_options
 @figure_dir_option
 @db_option
-def partners_cmd(target_class, cancer, phases, since, until, targets_only, top, fmt,
-                 figure_dir, db_path):
+def partners_cmd(target_class, cancers, phases, agents, partners, since, until, posted_by,
+                 targets_only, top, fmt, out, figure_dir, db_path):
     """Combination partners of the PD-1/PD-L1 agent, ranked (Figure 5A).
 
     Molecular targets (VEGF, CTLA-4, PARP, HER2, LAG-3, TIGIT ...) come first, then
-    non-target partners (kind = non-target), then trials with no partner drug.
+    non-target partners (modalities and procedures), then trials with no partner drug.
 
     \b
     Example:
       ici-atlas landscape partners --targets-only --top 10
     """
-    con, flt = _open_filtered(db_path, target_class, cancer, phases, since, until)
-    _show(con, flt, ls.query_partners(con, flt, targets_only=targets_only, top=top), fmt,
-          FIGURE_FOR["partners"], figure_dir,
-          note=" A trial with several partner classes counts in each.", top=top or 12)
+    _table("partners", db_path, _filters(target_class, cancers, phases, agents, partners, since,
+                                         until, posted_by), fmt, out, figure_dir,
+           note=" A trial with several partner classes counts in each.", top=top,
+           targets_only=targets_only)
 
 
 @landscape_group.command("bispecifics")
@@ -166,7 +177,8 @@ def partners_cmd(target_class, cancer, phases, since, until, targets_only, top, 
 @output_options
 @figure_dir_option
 @db_option
-def bispecifics_cmd(target_class, cancer, phases, since, until, fmt, figure_dir, db_path):
+def bispecifics_cmd(target_class, cancers, phases, agents, partners, since, until, posted_by,
+                    fmt, out, figure_dir, db_path):
     """Bispecific / bifunctional PD-(L)1 agents by highest phase reached (Figure 5B).
 
     One row per agent: its other target, number of trials and highest trial phase;
@@ -174,11 +186,10 @@ def bispecifics_cmd(target_class, cancer, phases, since, until, fmt, figure_dir,
 
     \b
     Example:
-      ici-atlas landscape bispecifics --csv
+      ici-atlas landscape bispecifics --format csv
     """
-    con, flt = _open_filtered(db_path, target_class, cancer, phases, since, until)
-    _show(con, flt, ls.query_bispecifics(con, flt), fmt, FIGURE_FOR["bispecifics"], figure_dir,
-          columns=BISPECIFIC_COLUMNS)
+    _table("bispecifics", db_path, _filters(target_class, cancers, phases, agents, partners,
+                                            since, until, posted_by), fmt, out, figure_dir)
 
 
 @landscape_group.command("years")
@@ -186,15 +197,16 @@ def bispecifics_cmd(target_class, cancer, phases, since, until, fmt, figure_dir,
 @output_options
 @figure_dir_option
 @db_option
-def years_cmd(target_class, cancer, phases, since, until, fmt, figure_dir, db_path):
+def years_cmd(target_class, cancers, phases, agents, partners, since, until, posted_by, fmt,
+              out, figure_dir, db_path):
     """Trials per start year (empty year = no start date), with anti-PD-1 / anti-PD-L1 counts.
 
     \b
     Example:
       ici-atlas landscape years --phase 3 --since 2015
     """
-    con, flt = _open_filtered(db_path, target_class, cancer, phases, since, until)
-    _show(con, flt, ls.query_years(con, flt), fmt, FIGURE_FOR["years"], figure_dir)
+    _table("years", db_path, _filters(target_class, cancers, phases, agents, partners, since,
+                                      until, posted_by), fmt, out, figure_dir)
 
 
 @landscape_group.command("sponsors")
@@ -206,16 +218,16 @@ def years_cmd(target_class, cancer, phases, since, until, fmt, figure_dir, db_pa
 @output_options
 @figure_dir_option
 @db_option
-def sponsors_cmd(target_class, cancer, phases, since, until, by, top, fmt, figure_dir, db_path):
+def sponsors_cmd(target_class, cancers, phases, agents, partners, since, until, posted_by, by,
+                 top, fmt, out, figure_dir, db_path):
     """Trials per lead sponsor class or name; the rows add up to the number of trials.
 
     \b
     Example:
       ici-atlas landscape sponsors --by name --top 15
     """
-    con, flt = _open_filtered(db_path, target_class, cancer, phases, since, until)
-    _show(con, flt, ls.query_sponsors(con, flt, by=by, top=top), fmt, FIGURE_FOR["sponsors"],
-          figure_dir)
+    _table("sponsors", db_path, _filters(target_class, cancers, phases, agents, partners, since,
+                                         until, posted_by), fmt, out, figure_dir, top=top, by=by)
 
 
 @landscape_group.command("countries")
@@ -225,24 +237,17 @@ def sponsors_cmd(target_class, cancer, phases, since, until, by, top, fmt, figur
 @output_options
 @figure_dir_option
 @db_option
-def countries_cmd(target_class, cancer, phases, since, until, top, fmt, figure_dir, db_path):
+def countries_cmd(target_class, cancers, phases, agents, partners, since, until, posted_by, top,
+                  fmt, out, figure_dir, db_path):
     """Trials per location country; a multinational trial counts in each of its countries.
 
     \b
     Example:
-      ici-atlas landscape countries --top 20 --tsv
+      ici-atlas landscape countries --top 20 --format tsv
     """
-    con, flt = _open_filtered(db_path, target_class, cancer, phases, since, until)
-    _show(con, flt, ls.query_countries(con, flt, top=top), fmt, FIGURE_FOR["countries"],
-          figure_dir, note=" A multinational trial counts in each country.", top=top or 15)
-
-
-def _write_all_figures(db_path, out, target_class, cancer, phases, since, until, top,
-                       formats) -> None:
-    con, flt = _open_filtered(db_path, target_class, cancer, phases, since, until)
-    from ..figures.landscape import FIGURE_NAMES
-
-    _figures(con, flt, FIGURE_NAMES, out, top, tuple(formats) or ("png", "svg"))
+    _table("countries", db_path, _filters(target_class, cancers, phases, agents, partners,
+                                          since, until, posted_by), fmt, out, figure_dir,
+           note=" A multinational trial counts in each country.", top=top or None)
 
 
 _FIGURES_HELP = """Write every landscape figure (Figures 2A–C, 5A–B, start year, sponsor,
@@ -261,13 +266,18 @@ def _figures_command(path: str) -> click.Command:
                   help="Folder to write the figures into (created if missing).")
     @click.option("--top", type=int, default=12, show_default=True, metavar="N",
                   help="Bars shown in the ranked figures before 'Others'.")
-    @click.option("--format", "formats", type=click.Choice(["png", "svg", "pdf"]),
+    @click.option("--figure-format", "--format", "formats", type=click.Choice(["png", "svg", "pdf"]),
                   multiple=True, help="File format(s) to write (default: png and svg).")
     @filter_options
     @db_option
-    def command(out, top, formats, target_class, cancer, phases, since, until, db_path):
-        _write_all_figures(db_path, out, target_class, cancer, phases, since, until, top,
-                           formats)
+    def command(out, top, formats, target_class, cancers, phases, agents, partners, since,
+                until, posted_by, db_path):
+        from ..figures.landscape import FIGURE_NAMES
+
+        atlas = atlas_for(db_path)
+        flt = atlas.filter(**_filters(target_class, cancers, phases, agents, partners, since,
+                                      until, posted_by))
+        _figures(atlas, flt, FIGURE_NAMES, out, top, tuple(formats) or ("png", "svg"))
 
     return command
 
@@ -284,7 +294,8 @@ landscape_group.add_command(_figures_command("landscape figures"))
               help="Fold all but the N largest cancer groups / countries / targets.")
 @filter_options
 @db_option
-def export_landscape_cmd(fmt, out, top, target_class, cancer, phases, since, until, db_path):
+def export_landscape_cmd(fmt, out, top, target_class, cancers, phases, agents, partners, since,
+                         until, posted_by, db_path):
     """Write every landscape table (phases, cancers, cancers_pd1, cancers_pdl1, partners,
     bispecifics, years, sponsors, countries) as Parquet or CSV files.
 
@@ -292,10 +303,24 @@ def export_landscape_cmd(fmt, out, top, target_class, cancer, phases, since, unt
     Example:
       ici-atlas export landscape --format parquet --out landscape/
     """
-    con, flt = _open_filtered(db_path, target_class, cancer, phases, since, until)
-    tables = ls.query_landscape_tables(con, flt, top=top)
-    columns = {"bispecifics": BISPECIFIC_COLUMNS}
-    for path in ls.render_tables(tables, out, fmt, columns):
+    from ..tables import write_table
+
+    atlas = atlas_for(db_path)
+    filters = _filters(target_class, cancers, phases, agents, partners, since, until, posted_by)
+    tables = {kind: atlas.landscape(kind, top=top if kind in ("cancers", "partners", "countries")
+                                    else None, **filters)
+              for kind in ("phases", "cancers", "partners", "bispecifics", "years", "sponsors",
+                           "countries")}
+    pd1 = {k: v for k, v in filters.items() if k != "target_class"}
+    tables["cancers_pd1"] = atlas.landscape("cancers", top=top, target_class="PD-1", **pd1)
+    tables["cancers_pdl1"] = atlas.landscape("cancers", top=top, target_class="PD-L1", **pd1)
+    out.mkdir(parents=True, exist_ok=True)
+    for name in ("phases", "cancers", "cancers_pd1", "cancers_pdl1", "partners", "bispecifics",
+                 "years", "sponsors", "countries"):
+        df = tables[name]
+        if name == "bispecifics":
+            df = df[list(BISPECIFIC_COLUMNS)]
+        path = write_table(df, fmt, out / f"landscape_{name}.{fmt}")
         info(f"wrote {path}")
 
 

@@ -9,7 +9,6 @@ import click
 import textwrap
 
 from .. import config
-from ..store import db
 from ..figures import save_figure
 from ..figures.prisma import plot_prisma
 from ..review.decisions import (
@@ -29,7 +28,7 @@ from ..sources.pubmed_xml import ParseProblem
 from ..review.search import parse_date, plan_search, run_search
 from ..review.simulate import load_labelled_csv, simulate_random, simulate_screening
 from ..sources.pubmed_api import EutilsClient
-from .common import db_option, emit, info, output_options, resolve_db
+from .common import command_store, db_option, emit, fmt_of, info, output_options
 
 
 @click.group("lit")
@@ -49,7 +48,8 @@ def lit_group() -> None:
 @click.option("--batch-size", default=5, show_default=True, help="Labels between model refits.")
 @click.option("--curve", is_flag=True, help="Print the recall curve (20 points) instead of the summary.")
 @output_options
-def simulate_command(labels_path: Path, seed: int, batch_size: int, curve: bool, fmt: str) -> None:
+def simulate_command(labels_path: Path, seed: int, batch_size: int, curve: bool, fmt: str,
+                     out: Path | None) -> None:
     """Replay a labelled screening set through the prioritisation model.
 
     Prints the number of records and inclusions, work saved over sampling at 95%
@@ -64,8 +64,9 @@ def simulate_command(labels_path: Path, seed: int, batch_size: int, curve: bool,
     if sum(labels) == 0:
         info(f"{labels_path.name}: no included records; recall is undefined.")
     result = simulate_screening(records, labels, seed=seed, batch_size=batch_size)
+    fmt = fmt_of(fmt)
     if curve:
-        emit(result.curve(), fmt)
+        emit(result.curve(), fmt, out=out)
         return
     summary = result.summary()
     baseline = simulate_random(labels, seed=seed).summary()
@@ -73,11 +74,11 @@ def simulate_command(labels_path: Path, seed: int, batch_size: int, curve: bool,
     summary["random_recall_at_10pct"] = baseline["recall_at_10pct"]
     summary["random_recall_at_25pct"] = baseline["recall_at_25pct"]
     summary["seed"] = seed
-    if fmt == "json":
+    if fmt == "json" and out is None:  # one object, keys as documented
         import json
         click.echo(json.dumps(summary, indent=2))
     else:
-        emit([summary], fmt)
+        emit([summary], fmt, out=out)
 
 
 @lit_group.command("search")
@@ -112,7 +113,7 @@ def search_command(query, mindate, maxdate, dry_run, api_url, api_key, email, ba
         if dry_run:
             emit([{"window": w.label(), "records": w.count} for w in plan.windows], "table")
             return
-        con = db.connect(resolve_db(db_path))
+        con = command_store(db_path)
         run = run_search(con, client, plan, batch=batch)
         info(run.summary())
     finally:
@@ -129,7 +130,7 @@ def import_command(files, db_path):
     Example:
       ici-atlas lit import embase_export.ris pubmed_export.txt
     """
-    con = db.connect(resolve_db(db_path))
+    con = command_store(db_path)
     for path in files:
         problems: list[ParseProblem] = []
         records = read_bibfile(path, problems)
@@ -156,7 +157,7 @@ def prescreen_command(db_path):
     Example:
       ici-atlas lit prescreen && ici-atlas lit prisma
     """
-    con = db.connect(resolve_db(db_path))
+    con = command_store(db_path)
     s = prescreen_library(con)
     merged = ", ".join(f"{k}: {v}" for k, v in sorted(s.merged.items())) or "none"
     rules = ", ".join(f"{k}: {v}" for k, v in sorted(s.excluded_by_rule.items())) or "none"
@@ -181,7 +182,7 @@ def screen_command(stage, reviewer, seed, db_path):
     Example:
       ici-atlas lit screen --reviewer "A. Reviewer"
     """
-    con = db.connect(resolve_db(db_path))
+    con = command_store(db_path)
     done = 0
     skipped: set[str] = set()
     while True:
@@ -216,20 +217,20 @@ def screen_command(stage, reviewer, seed, db_path):
 @click.option("--import", "import_path", type=click.Path(path_type=Path), help="Append decisions from a CSV.")
 @output_options
 @db_option
-def decisions_command(export_path, import_path, fmt, db_path):
+def decisions_command(export_path, import_path, fmt, out, db_path):
     """Show, export or import the screening log (every decision, with stage, reason, who, when).
 
     \b
     Example:
       ici-atlas lit decisions --export decisions.csv
     """
-    con = db.connect(resolve_db(db_path))
+    con = command_store(db_path)
     if import_path:
         info(f"{import_decisions_csv(con, import_path):,} decisions imported from {import_path}")
     if export_path:
         info(f"{export_decisions_csv(con, export_path):,} decisions written to {export_path}")
     if not import_path and not export_path:
-        emit(query_decision_log(con), fmt)
+        emit(query_decision_log(con), fmt, out=out)
 
 
 @lit_group.command("prisma")
@@ -247,7 +248,7 @@ def prisma_command(figure_dir, as_json, db_path):
     """
     import json
 
-    con = db.connect(resolve_db(db_path))
+    con = command_store(db_path, read_only=True)
     counts = compute_prisma(con)
     if as_json:
         click.echo(json.dumps(counts.to_dict(), indent=2))
@@ -279,7 +280,7 @@ def export_command(out_format, stage, db_path):
     Example:
       ici-atlas lit export --format ris --stage included > included.ris
     """
-    con = db.connect(resolve_db(db_path))
+    con = command_store(db_path, read_only=True)
     if out_format == "ris":
         click.echo(render_ris(con, stage), nl=False)
     elif out_format == "orr-template":

@@ -10,7 +10,7 @@ import click
 
 from ..analyses import registry_orr as ox
 from ..store.db import connect
-from .common import db_option, emit, export_options, info, output_options, resolve_db, write_rows
+from .common import db_option, emit, export_options, fmt_of, info, output_options, resolve_db
 from .export import export_group
 
 #: Columns of the human-readable table (JSON/CSV/TSV give every column).
@@ -34,7 +34,7 @@ def _filters(func):
 @_filters
 @output_options
 @db_option
-def orr_extract_cmd(nct_id, preferred, monotherapy, fmt, db_path: Path | None) -> None:
+def orr_extract_cmd(nct_id, preferred, monotherapy, fmt, out, db_path: Path | None) -> None:
     """Rebuild the table orr_extracted from the posted results of the stored studies and
     print its rows: one per outcome group of every objective/overall response outcome, with
     n, responders, ORR %, CI, the rule that matched, the protocol arm the group maps to (and
@@ -61,7 +61,7 @@ def orr_extract_cmd(nct_id, preferred, monotherapy, fmt, db_path: Path | None) -
     if len(report.problems) > _MAX_PROBLEMS_SHOWN:
         info(f"  ... and {len(report.problems) - _MAX_PROBLEMS_SHOWN} more "
              f"(table {ox.PROBLEMS_TABLE})")
-    emit(rows, fmt, _TABLE_COLUMNS if fmt == "table" else ox.COLUMNS)
+    emit(rows, fmt, _TABLE_COLUMNS if fmt_of(fmt) == "table" else ox.COLUMNS, out)
 
 
 @click.command("orr-compare")
@@ -69,7 +69,7 @@ def orr_extract_cmd(nct_id, preferred, monotherapy, fmt, db_path: Path | None) -
               default=None, help="Curated ORR file (default: the packaged orr_arms.tsv).")
 @output_options
 @db_option
-def orr_compare_cmd(curated_path, fmt, db_path: Path | None) -> None:
+def orr_compare_cmd(curated_path, fmt, out, db_path: Path | None) -> None:
     """Compare the curated ORR arms with the rows extracted from posted results (run
     `ici-atlas orr-extract` first): matched by NCT ID and arm, one row per pair, saying
     whether n and responders agree.
@@ -93,7 +93,7 @@ def orr_compare_cmd(curated_path, fmt, db_path: Path | None) -> None:
          f"{len(overlap)} of those trials have extracted ORR rows; {len(rows)} comparison rows"
          + (": " + ", ".join(f"{s} {sum(r['status'] == s for r in rows)}"
                              for s in sorted({r['status'] for r in rows})) if rows else ""))
-    emit(rows, fmt, ox.COMPARE_COLUMNS)
+    emit(rows, fmt, ox.COMPARE_COLUMNS, out)
 
 
 @export_group.command("orr-extracted")
@@ -114,7 +114,7 @@ def export_orr_extracted_cmd(fmt, out, nct_id, preferred, monotherapy,
                                       nct_id=nct_id)
     finally:
         con.close()
-    write_rows(rows, ox.COLUMNS, fmt, out)
+    emit(rows, fmt or "csv", ox.COLUMNS, out)
 
 
 def register(group: click.Group) -> None:

@@ -11,7 +11,7 @@ from .. import config
 from ..store import db
 from ..concepts.classify import classify_store
 from ..errors import ReconciliationError, SourceError
-from ..store.ingest import last_successful_fetch, load_from_api, plan_update
+from ..store.ingest import last_successful_fetch
 from ..concepts.pipeline import load_and_classify_files
 from ..report import FIGURE_FORMATS, ReportResult, render_report
 from .common import db_option, info, resolve_db
@@ -89,18 +89,12 @@ def _count_raw(con) -> int:
 
 def _fetch_registry(con, api_url: str | None, timeout: float) -> None:
     """Count first (one short request); fetch only when the registry answers."""
-    from ..sources.ctgov_api import CtgovClient, RetryPolicy, fetch_counts
-    from ..sources.ctgov_query import build_queries, query_key, query_terms_from_vocab
+    from ..store.fetch import plan_fetch
 
-    base = config.ctgov_api_url(api_url)
-    terms = list(query_terms_from_vocab())
-    queries = build_queries(terms, base)
-    key = query_key(base, queries)
     held = _count_raw(con)
-    probe = CtgovClient(base, timeout=timeout, retry=RetryPolicy(max_retries=1, backoff=1.0))
+    plan = plan_fetch(api_url=api_url, timeout=timeout, retries=1, backoff=1.0)
     try:
-        with probe:
-            counts = fetch_counts(probe, queries, 1000)
+        counts = plan.counts()
     except SourceError as exc:
         then = (f"the report uses the {held:,} records already in the store"
                 if held else "the landscape sections will not be built")
@@ -108,15 +102,14 @@ def _fetch_registry(con, api_url: str | None, timeout: float) -> None:
              "To use local records: ici-atlas run --from PATH")
         return
     info(f"  ClinicalTrials.gov reports {sum(c['count'] for c in counts):,} studies for "
-         f"{len(terms)} agent names ({len(queries)} chunk(s))")
-    if last_successful_fetch(con, key) is not None:
-        since = plan_update(con, key)
-        info(f"  update: records changed since {since.isoformat()}")
-        queries = build_queries(terms, base, updated_since=since)
-    client = CtgovClient(base, timeout=max(timeout, 60.0), on_retry=lambda m, w: info(f"  {m}"))
+         f"{len(plan.terms)} agent names ({len(plan.queries)} chunk(s))")
+    plan = plan_fetch(api_url=api_url, timeout=max(timeout, 60.0),
+                      on_retry=lambda m, w: info(f"  {m}"))
+    if last_successful_fetch(con, plan.key) is not None:
+        plan = plan.with_update(con)
+        info(f"  update: records changed since {plan.updated_since.isoformat()}")
     try:
-        with client:
-            result = load_from_api(con, client, queries, base_key=key)
+        result = plan.run(con)
         info(f"  {result.summary()}")
     except ReconciliationError as exc:
         info(f"  warning: {exc.message} (the records received are stored; see the methods "

@@ -14,7 +14,8 @@ from ..analyses import bibliography as bib
 from ..store import db
 from ..analyses import evidence as ev
 from ..errors import InputError
-from .common import db_option, emit, info, output_options, resolve_db
+from ..tables import frame
+from .common import atlas_for, db_option, fmt_of, info, output_options, resolve_db, show
 from .figures import figures_group
 
 NEEDS_TRIALS = (
@@ -66,7 +67,7 @@ TABLE_COLUMNS = ["id", "category", "intervention", "evidence_level", "references
 @db_option
 @output_options
 @click.pass_context
-def strategies_group(ctx, category, target, phenotype, evidence, show_trials, db_path, fmt):
+def strategies_group(ctx, category, target, phenotype, evidence, show_trials, db_path, fmt, out):
     """Strategies to overcome anti-PD-1/PD-L1 resistance (review Figure 6), each with its
     evidence level, the review's reference numbers and the number of PD-(L)1 trials in the
     store that give its drugs, by highest phase.
@@ -79,36 +80,42 @@ def strategies_group(ctx, category, target, phenotype, evidence, show_trials, db
     """
     if ctx.invoked_subcommand is not None:
         return
+    atlas = atlas_for(db_path)
+    if not _store_ready(db_path):
+        info(NEEDS_TRIALS)
+    df = atlas.strategies(category=category, target=target, phenotype=phenotype,
+                          evidence=evidence)
     kb = ev.load_strategies()
-    chosen = ev.query_strategies(kb, category=category, target=target, phenotype=phenotype, evidence=evidence)
-    rows, _ = _strategy_rows(db_path, chosen)
     if phenotype:
         answer = ev.query_phenotype(kb, phenotype)
-        order = {s["id"]: i for i, s in enumerate(answer["strategies"])}
-        rows = sorted((r for r in rows if r["id"] in order), key=lambda r: order[r["id"]])
-        if fmt == "json":
-            answer["strategies"] = rows
-            sys.stdout.write(json.dumps(answer, indent=2) + "\n")
-            return
         info(f"{answer['label']}: {answer['description']}")
         info(f"Basis: {answer['basis']}")
-        info(ev.RESEARCH_NOTE)
-    if fmt == "json":
-        emit(rows, "json", STRATEGY_COLUMNS)
-        return
-    if fmt in ("csv", "tsv"):
-        emit([_flat(r) for r in rows], fmt, STRATEGY_COLUMNS)
-        return
-    columns = TABLE_COLUMNS + (["trial_ids"] if show_trials else [])
-    emit([_flat(r) for r in rows], "table", columns)
-    info(f"{len(rows)} of {len(kb.strategies)} strategies")
+    info(ev.RESEARCH_NOTE)
+    if fmt_of(fmt) == "table":
+        columns = TABLE_COLUMNS + (["trial_ids"] if show_trials else [])
+        show(df[columns], fmt, out)
+    else:
+        show(df, fmt, out)
+    info(f"{len(df)} of {len(kb.strategies)} strategies")
+
+
+def _store_ready(db_path) -> bool:
+    path = resolve_db(db_path)
+    if not path.exists():
+        return False
+    with db.open_store(path, read_only=True) as con:
+        return ev.store_is_classified(con)
+
+
+TRIAL_LINK_COLUMNS = {"nct_id": "str", "phase": "str", "status": "str", "start_year": "int",
+                      "title": "str", "matched": "str"}
 
 
 @strategies_group.command("show")
 @click.argument("strategy_id")
 @db_option
 @output_options
-def show_cmd(strategy_id, db_path, fmt):
+def show_cmd(strategy_id, db_path, fmt, out):
     """One strategy in full: its fields, the references behind it and its linked trials.
 
     \b
@@ -124,27 +131,28 @@ def show_cmd(strategy_id, db_path, fmt):
         if con is not None:
             con.close()
     refs = [{"ref": r.number, "citation": r.short, "title": r.title} for r in bib.select_references(s.references)]
+    fmt = fmt_of(fmt)
     if fmt == "json":
         sys.stdout.write(json.dumps({**s.as_row(), "reference_details": refs, "linked_trials": trials}, indent=2) + "\n")
         return
-    if fmt in ("csv", "tsv"):
-        emit(trials or [], fmt, ["nct_id", "phase", "status", "start_year", "title", "matched"])
+    if fmt != "table":
+        show(frame(trials or [], TRIAL_LINK_COLUMNS), fmt, out)
         return
     for key, value in s.as_row().items():
         if value not in ("", [], ()):
             click.echo(f"{key:20} {'; '.join(map(str, value)) if isinstance(value, list) else value}")
     click.echo("")
-    emit(refs, "table", ["ref", "citation", "title"])
+    show(frame(refs, {"ref": "int", "citation": "str", "title": "str"}), "table")
     if trials is not None:
         click.echo("")
-        emit(trials, "table", ["nct_id", "phase", "status", "start_year", "title", "matched"])
+        show(frame(trials, TRIAL_LINK_COLUMNS), "table")
         info(f"{len(trials)} linked PD-(L)1 trials")
 
 
 @strategies_group.command("combinations")
 @db_option
 @output_options
-def combinations_cmd(db_path, fmt):
+def combinations_cmd(db_path, fmt, out):
     """The review's clinical combination findings: which PD-(L)1 combinations succeeded
     and which failed or raised safety concerns, with references and linked trial counts.
 
@@ -167,18 +175,18 @@ def combinations_cmd(db_path, fmt):
     finally:
         if con is not None:
             con.close()
-    if fmt == "table":
+    df = frame(rows)
+    if fmt_of(fmt) == "table":
         cols = ["id", "combination", "outcome", "phase", "references"]
         cols += ["trials", "highest_phase"] if con is not None else []
-        emit(rows, "table", cols)
-    else:
-        emit(rows, fmt)
+        df = df[cols]
+    show(df, fmt, out)
 
 
 @strategies_group.command("coverage")
 @click.option("--missing", is_flag=True, help="Only references the knowledge base does not use.")
 @output_options
-def coverage_cmd(missing, fmt):
+def coverage_cmd(missing, fmt, out):
     """Every reference cited in the review's combination and preclinical sections, and
     the knowledge-base entries that use it.
 
@@ -190,7 +198,7 @@ def coverage_cmd(missing, fmt):
     used, total = sum(r["used"] for r in rows), len(rows)
     if missing:
         rows = [r for r in rows if not r["used"]]
-    emit(rows, fmt, ["ref", "citation", "sections", "used", "used_by", "note"])
+    show(frame(rows, ["ref", "citation", "sections", "used", "used_by", "note"]), fmt, out)
     info(f"{used} of {total} cited references used by the knowledge base")
 
 
@@ -220,10 +228,10 @@ def _write_map(db_path: Path | None, out: Path) -> None:
 @strategies_group.command("map")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("figures"),
               show_default=True, help="Folder for evidence_map.png and .svg.")
-@click.option("--rows", "show_rows", is_flag=True, help="Print the map's rows (with --json/--csv) instead.")
+@click.option("--rows", "show_rows", is_flag=True, help="Print the map's rows (any --format) instead.")
 @db_option
-@output_options
-def map_cmd(out, show_rows, db_path, fmt):
+@output_options(formats=("table", "csv", "tsv", "json"), dest="output")
+def map_cmd(out, show_rows, db_path, fmt, output):
     """The evidence map: strategies by preclinical support against clinical stage, with the
     translation gap (preclinical promise, no trial yet) shaded.
 
@@ -232,7 +240,7 @@ def map_cmd(out, show_rows, db_path, fmt):
       ici-atlas strategies map --out figures/
     """
     if show_rows:
-        emit(ev.query_evidence_map(_strategy_rows(db_path)[0]), fmt)
+        show(frame(ev.query_evidence_map(_strategy_rows(db_path)[0])), fmt, output)
         return
     _write_map(db_path, out)
 
@@ -256,7 +264,7 @@ def figures_evidence_cmd(out, db_path):
 @click.option("--bibtex", "export", flag_value="bibtex", help="BibTeX entries (keys ref<N>).")
 @click.option("--ris", "export", flag_value="ris", help="RIS records.")
 @output_options
-def refs_cmd(numbers, export, fmt):
+def refs_cmd(numbers, export, fmt, out):
     """The review's 162 references, parsed into structured records; all of them or the
     numbers given. DOIs/PMIDs are empty where the review gives only link labels.
 
@@ -265,8 +273,9 @@ def refs_cmd(numbers, export, fmt):
       ici-atlas refs 57 61 --bibtex > refs.bib
     """
     refs = bib.select_references(list(numbers))
+    fmt = fmt_of(fmt)
     if export and fmt != "table":
-        raise InputError("Choose one output: --bibtex, --ris or --json/--csv/--tsv", fix="drop one of them")
+        raise InputError("Choose one output: --bibtex, --ris or --format", fix="drop one of them")
     if export == "bibtex":
         sys.stdout.write(bib.render_bibtex(refs))
         return
@@ -274,10 +283,11 @@ def refs_cmd(numbers, export, fmt):
         sys.stdout.write(bib.render_ris(refs))
         return
     if fmt == "table":
-        emit([{"ref": r.number, "citation": r.short, "title": r.title} for r in refs], "table")
+        show(frame([{"ref": r.number, "citation": r.short, "title": r.title} for r in refs]),
+             "table", out)
         return
     rows = [{k: v for k, v in vars(r).items()} for r in refs]
-    emit(rows, fmt, list(rows[0].keys()) if rows else None)
+    show(frame(rows), fmt, out, "references")
 
 
 def register(group: click.Group) -> None:

@@ -101,8 +101,9 @@ class CancerClassifier:
         return tuple(kept)
 
 
-def summarise_cancers(hits: tuple[CancerHit, ...]) -> tuple[str, str | None]:
-    """``(cancer_groups, oncotree_codes)`` as ``;``-separated strings (codes may be None)."""
+def summarise_cancers(hits: tuple[CancerHit, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """``(cancer_groups, oncotree_codes)``: the groups in order of their first hit, the
+    OncoTree codes sorted (possibly none)."""
     groups: list[str] = []
     codes: list[str] = []
     for h in hits:
@@ -110,7 +111,7 @@ def summarise_cancers(hits: tuple[CancerHit, ...]) -> tuple[str, str | None]:
             groups.append(h.cancer_group)
         if h.oncotree_code and h.oncotree_code not in codes:
             codes.append(h.oncotree_code)
-    return ";".join(groups), (";".join(sorted(codes)) or None)
+    return tuple(groups), tuple(sorted(codes))
 
 
 @lru_cache(maxsize=2)

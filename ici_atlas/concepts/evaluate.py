@@ -102,12 +102,12 @@ def _predicted(trial: dict) -> dict[str, str]:
     yes = lambda b: "yes" if b else "no"  # noqa: E731
     return {
         "is_pd1_pdl1": yes(trial["is_pd1_pdl1"]),
-        "agents": trial["agents"] or "",
-        "target_class": trial["target_class"] or "",
+        "agents": ";".join(trial["agents"]),
+        "target_class": ";".join(trial["target_class"]),
         "bispecific": yes(trial["bispecific"]),
         "monotherapy_arm": yes(trial["monotherapy_arm"]),
-        "partner_classes": trial["partner_classes"] or "",
-        "cancer_groups": trial["cancer_groups"] or "",
+        "partner_classes": ";".join(trial["partner_classes"]),
+        "cancer_groups": ";".join(trial["cancer_groups"]),
         "phase": trial["phases"] or "NA",
     }
 

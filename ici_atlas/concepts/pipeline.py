@@ -24,6 +24,7 @@ from . import classify as cl
 from .trial import Classifiers, default_classifiers
 from ..store.bulk import pause_gc
 from ..store.db import transaction
+from ..store.schema import DERIVED_TABLES
 from ..store.ingest import RunResult, load_files, prepare_study
 from ..sources.ctgov_files import SkippedFile, Source, iter_study_sources, read_source
 from ..progress import Progress
@@ -36,25 +37,10 @@ def default_workers() -> int:
     return max(1, os.cpu_count() or 1)
 
 
-def _create_staging(con: duckdb.DuckDBPyConnection) -> None:
-    for table, columns in cl.DERIVED_SCHEMA.items():
-        plain = ", ".join(" ".join(c.split()[:2]) for c in columns.split(","))  # no constraints
-        con.execute(f"DROP TABLE IF EXISTS _stage_{table}")
-        con.execute(f"CREATE TEMP TABLE _stage_{table} ({plain}, _seq BIGINT)")
-
-
-def _publish(con: duckdb.DuckDBPyConnection) -> None:
-    with transaction(con):
-        for table, columns in cl.DERIVED_SCHEMA.items():
-            con.execute(f"DROP TABLE IF EXISTS {table}")
-            con.execute(f"CREATE TABLE {table} ({columns})")
-        cl._publish_derived_tables(con)
-
-
 def _prepare_source(source: Source) -> list:
     """Worker: read one file (or ZIP member), and for each study its stored JSON text,
     content hash and classification. Unreadable records and skipped files pass through."""
-    classifiers = cl._WORKER_CLASSIFIERS or default_classifiers()
+    classifiers = cl.WORKER_CLASSIFIERS or default_classifiers()
     out: list = []
     for item in read_source(*source):
         if isinstance(item, SkippedFile) or item.error:
@@ -80,7 +66,7 @@ def load_and_classify_files(
     classifiers = classifiers or default_classifiers()
     workers = workers or default_workers()
     report = cl.ClassifyReport(run_id=0)  # the run is recorded once the load is done
-    buffers = cl._Buffers()
+    buffers = cl.DerivedRowBuffer()
     handed: set[str] = set()  # NCT IDs classified from the record stored while loading
     from_store: set[str] = set()  # ... whose stored copy is not that record
     problems: list[tuple] = []  # (nct, field, reason, raw) of records that could not be classified
@@ -113,8 +99,8 @@ def load_and_classify_files(
 
     restore_gc = None
     try:
-        _create_staging(con)
-        cl._WORKER_CLASSIFIERS = classifiers  # inherited by the forked workers
+        cl.create_staging_tables(con)
+        cl.WORKER_CLASSIFIERS = classifiers  # inherited by the forked workers
         context = multiprocessing.get_context(
             "fork" if "fork" in multiprocessing.get_all_start_methods() else None)
         pool = context.Pool(workers)
@@ -128,7 +114,7 @@ def load_and_classify_files(
         } - handed
         if from_store:
             ids = sorted(from_store)
-            for table in cl.DERIVED_TABLES:
+            for table in DERIVED_TABLES:
                 con.execute(f"DELETE FROM _stage_{table} WHERE nct_id IN (SELECT unnest(?::VARCHAR[]))",
                             [ids])
             problems[:] = [p for p in problems if p[0] not in from_store]
@@ -137,7 +123,7 @@ def load_and_classify_files(
                 chunk = ids[start: start + cl.BATCH]
                 rows = con.execute("SELECT nct_id, json_zstd FROM raw_studies WHERE nct_id IN "
                                    "(SELECT unnest(?::VARCHAR[])) ORDER BY nct_id", [chunk]).fetchall()
-                take(cl._classify_batch(rows, classifiers))
+                take(cl.classify_batch(rows, classifiers))
                 bar.advance(len(chunk))
             bar.close()
             buffers.flush(con, report.counts)
@@ -146,7 +132,8 @@ def load_and_classify_files(
         for nct, field_name, reason, raw in problems:
             report.problems.append((nct, field_name, reason))
             quarantine_record(con, run_id, cl.SOURCE, nct, field_name, reason, raw)
-        _publish(con)
+        with transaction(con):
+            cl.publish_derived_tables(con)
         report.raw_records = con.execute("SELECT count(*) FROM raw_studies").fetchone()[0]
         cl.finish_classify_run(con, report, report.raw_records)
         return loaded, report

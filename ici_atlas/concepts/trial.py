@@ -65,9 +65,8 @@ class TrialClassification:
     country_rows: list[tuple] = field(default_factory=list)
 
 
-def _join(values) -> str | None:
-    values = [v for v in values if v]
-    return ";".join(values) if values else None
+def _list(values) -> list[str]:
+    return [v for v in values if v]
 
 
 def classify_study(record: dict, classifiers: Classifiers | None = None) -> TrialClassification:
@@ -111,7 +110,7 @@ def classify_study(record: dict, classifiers: Classifiers | None = None) -> Tria
     phases, phase_label = classify_phase(study.phases)
     cancers = cl.cancers.classify(study)
     cancer_groups, oncotree_codes = summarise_cancers(cancers)
-    if cancer_groups != "non-cancer":
+    if list(cancer_groups) != ["non-cancer"]:
         # eligibility is read for the line of PD-(L)1 trials only (it is long to scan)
         line = classify_line_setting(study, read_eligibility=is_pd1)
     else:  # a line of therapy or treatment setting means nothing without a cancer
@@ -136,17 +135,17 @@ def classify_study(record: dict, classifiers: Classifiers | None = None) -> Tria
         "enrollment": study.enrollment,
         "has_results": study.has_results,
         "is_pd1_pdl1": is_pd1,
-        "agents": _join(agent_ids),
-        "target_class": _join(classes),
+        "agents": _list(agent_ids),
+        "target_class": _list(classes),
         "bispecific": bool(bispecific),
-        "bispecific_other_target": _join(sorted({a.other_target for a in bispecific if a.other_target})),
+        "bispecific_other_target": _list(sorted({a.other_target for a in bispecific if a.other_target})),
         "monotherapy_arm": monotherapy,
-        "partner_classes": _join(partner_classes),
-        "cancer_groups": cancer_groups,
-        "oncotree_codes": oncotree_codes,
+        "partner_classes": _list(partner_classes),
+        "cancer_groups": list(cancer_groups),
+        "oncotree_codes": list(oncotree_codes),
         "line_of_therapy": line.line_of_therapy,
         "setting": line.setting,
-        "countries": _join(countries),
+        "countries": _list(countries),
         "pd1_rule": pd1_rule,
         "line_rule": line.line_rule,
         "setting_rule": line.setting_rule,
@@ -159,8 +158,8 @@ def classify_study(record: dict, classifiers: Classifiers | None = None) -> Tria
                                u.matched_field))
     for arm in arms:
         arm_agents = [i for i in arm.agent_ids if i in uses]
-        out.arm_rows.append((nct, arm.label, arm.arm_type or None, _join(arm_agents),
-                             _join(arm.partner_classes), _join(arm.other_drugs),
+        out.arm_rows.append((nct, arm.label, arm.arm_type or None, _list(arm_agents),
+                             _list(arm.partner_classes), _list(arm.other_drugs),
                              bool(arm_agents) and arm.is_pd1_monotherapy))
         for name, p in arm.partners:
             out.partner_rows.append((nct, arm.label, name, p.partner_drug, p.partner_class,

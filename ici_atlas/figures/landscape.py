@@ -291,7 +291,7 @@ def build_landscape_figure(
         return plot_phases(ls.query_phases(con, flt), sub)
     if name in ("fig2b_cancers_pd1", "fig2c_cancers_pdl1"):
         target = "PD-1" if name == "fig2b_cancers_pd1" else "PD-L1"
-        f = ls.LandscapeFilter(target, flt.cancer, flt.phases, flt.since, flt.until)
+        f = flt.replace(target_class=target)
         panel = "B" if target == "PD-1" else "C"
         return plot_cancers(ls.query_cancers(con, f, top=top), ls.query_total(con, f),
                             target, panel, sub)

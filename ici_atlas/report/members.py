@@ -30,8 +30,8 @@ class TrialRow:
     start_year: int | None
 
 
-def _split(value: str | None) -> tuple[str, ...]:
-    return tuple(x.strip() for x in (value or "").split(";") if x.strip())
+def _split(value: list[str] | None) -> tuple[str, ...]:
+    return tuple(x for x in (value or []) if x)
 
 
 def query_pd1_trials(con: duckdb.DuckDBPyConnection) -> list[TrialRow]:

@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+
+from ..store.runs import query_runs
 import orjson
 
 from .. import __version__, config
@@ -72,10 +74,7 @@ def query_store_state(con: duckdb.DuckDBPyConnection | None) -> StoreState:
     state.raw = con.execute("SELECT count(*) FROM raw_studies").fetchone()[0]
     date = con.execute("SELECT max(last_update_posted) FROM raw_studies").fetchone()[0]
     state.data_date = date.isoformat() if date else None
-    runs = [dict(zip(_RUN_COLUMNS, r)) for r in con.execute(
-        f"SELECT {', '.join(_RUN_COLUMNS)} FROM runs ORDER BY run_id").fetchall()]
-    for r in runs:
-        r["params"] = orjson.loads(r["params"]) if isinstance(r["params"], str) else r["params"]
+    runs = [{c: r[c] for c in _RUN_COLUMNS} for r in reversed(query_runs(con))]
     state.runs = runs
     loads = [r for r in runs if r["kind"] in _FETCH_KINDS]
     # The flow counts the latest complete (not incremental) run of each source.

@@ -5,8 +5,6 @@ written with fixed metadata."""
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from datetime import date, datetime
 from decimal import Decimal
@@ -67,12 +65,11 @@ def _cell(value: Any) -> str:
 
 
 def render_csv(table: Table) -> str:
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(table.columns)
-    for row in table.rows:
-        writer.writerow([_cell(row.get(c)) for c in table.columns])
-    return buf.getvalue()
+    """The table as CSV, written by the one writer of every ici-atlas table
+    (:func:`ici_atlas.tables.render_text`): same spelling as the CLI, API and dashboard."""
+    from ..tables import frame, render_text
+
+    return render_text(frame(table.rows, list(table.columns)), "csv")
 
 
 def write_table(table: Table, table_dir: Path) -> Path:

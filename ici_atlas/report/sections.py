@@ -168,37 +168,19 @@ def build_efficacy(con: duckdb.DuckDBPyConnection | None) -> Section:
     return sec
 
 
-_LIT_TABLES = ("pubmed_records", "lit_search_hits", "pubmed_trial_links", "lit_imported",
-               "lit_duplicates", "lit_decisions")
 
 
 def query_prisma(con: duckdb.DuckDBPyConnection | None):
-    """PRISMA counts of the store's literature library, or None when it has none.
-
-    The review code creates its tables on demand, so the library tables are copied into an
-    in-memory database and counted there: the report never writes to the store.
-    """
+    """PRISMA counts of the store's literature library, or None when it has none
+    (read-only: the literature tables are part of the store's one schema)."""
     if con is None or not any(table_exists(con, t) for t in ("pubmed_records", "lit_imported")):
         return None
-    present = [t for t in _LIT_TABLES if table_exists(con, t)]
-    if not sum(con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
-               for t in present if t in ("pubmed_records", "lit_imported")):
+    present = [t for t in ("pubmed_records", "lit_imported") if table_exists(con, t)]
+    if not sum(con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in present):
         return None
     from ..review.prisma import compute_prisma
 
-    mem = duckdb.connect(":memory:")
-    try:
-        for table in present:
-            cols = con.execute(f"DESCRIBE {table}").fetchall()
-            mem.execute(f"CREATE TABLE {table} ("
-                        + ", ".join(f'"{c[0]}" {c[1]}' for c in cols) + ")")
-            rows = con.execute(f"SELECT * FROM {table}").fetchall()
-            if rows:
-                mem.executemany(f"INSERT INTO {table} VALUES ({', '.join('?' * len(cols))})",
-                                [list(r) for r in rows])
-        return compute_prisma(mem)
-    finally:
-        mem.close()
+    return compute_prisma(con)
 
 
 def _add_prisma(sec: Section, c) -> None:

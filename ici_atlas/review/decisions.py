@@ -14,27 +14,13 @@ from pathlib import Path
 
 import duckdb
 
-from ..store.db import ensure_schema
 from ..errors import InputError
 from ..store.runs import now_utc
-from .library import init_library_schema
 
 STAGES = ("automation", "title-abstract", "full-text")
 DECISIONS = ("include", "exclude", "skip", "not-retrieved")
 CSV_COLUMNS = ("record_id", "stage", "decision", "reason", "reviewer", "decided_at")
 
-SCHEMA = """
-CREATE SEQUENCE IF NOT EXISTS lit_decision_seq START 1;
-CREATE TABLE IF NOT EXISTS lit_decisions (
-    seq        BIGINT PRIMARY KEY,
-    record_id  TEXT NOT NULL,
-    stage      TEXT NOT NULL,
-    decision   TEXT NOT NULL,
-    reason     TEXT,
-    reviewer   TEXT NOT NULL,      -- a person's name, or rule:<name> for automation
-    decided_at TIMESTAMP NOT NULL
-);
-"""
 
 
 @dataclass(frozen=True)
@@ -46,9 +32,6 @@ class Decision:
     reviewer: str
 
 
-def init_decisions_schema(con: duckdb.DuckDBPyConnection) -> None:
-    init_library_schema(con)
-    ensure_schema(con, SCHEMA, ("lit_decisions",))
 
 
 def validate_decision(d: Decision, where: str = "decision") -> None:
@@ -66,7 +49,6 @@ def validate_decision(d: Decision, where: str = "decision") -> None:
 
 
 def record_decisions(con: duckdb.DuckDBPyConnection, decisions: list[Decision], decided_at=None) -> int:
-    init_decisions_schema(con)
     stamp = decided_at or now_utc()
     for i, d in enumerate(decisions):
         validate_decision(d, f"decision {i + 1}")
@@ -85,7 +67,6 @@ def record_decisions(con: duckdb.DuckDBPyConnection, decisions: list[Decision], 
 
 def latest_decisions(con: duckdb.DuckDBPyConnection, stage: str) -> dict[str, tuple[str, str]]:
     """record_id → (decision, reason) of the latest decision at ``stage``."""
-    init_decisions_schema(con)
     rows = con.execute(
         "SELECT record_id, decision, coalesce(reason, '') FROM lit_decisions WHERE stage = ? "
         "QUALIFY row_number() OVER (PARTITION BY record_id ORDER BY seq DESC) = 1",
@@ -95,7 +76,6 @@ def latest_decisions(con: duckdb.DuckDBPyConnection, stage: str) -> dict[str, tu
 
 
 def query_decision_log(con: duckdb.DuckDBPyConnection) -> list[dict]:
-    init_decisions_schema(con)
     rows = con.execute(
         "SELECT record_id, stage, decision, coalesce(reason, ''), reviewer, decided_at "
         "FROM lit_decisions ORDER BY seq"

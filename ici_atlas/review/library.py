@@ -17,36 +17,10 @@ from dataclasses import dataclass
 import duckdb
 import orjson
 
-from ..store.db import ensure_schema
 from ..store.bulk import insert_rows
 from ..store.runs import now_utc
 from ..sources.bibfiles import ImportedRecord
-from .records import init_lit_schema
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS lit_imported (
-    record_id         TEXT PRIMARY KEY,
-    source_file       TEXT NOT NULL,
-    format            TEXT NOT NULL,
-    pmid              TEXT,
-    doi               TEXT,
-    title             TEXT NOT NULL,
-    abstract          TEXT,
-    year              INTEGER,
-    authors           JSON,
-    journal           TEXT,
-    publication_types JSON,
-    keywords          JSON,
-    nct_ids           JSON,
-    imported_at       TIMESTAMP NOT NULL,
-    run_id            BIGINT
-);
-CREATE TABLE IF NOT EXISTS lit_duplicates (
-    record_id    TEXT PRIMARY KEY,
-    canonical_id TEXT NOT NULL,
-    rule         TEXT NOT NULL      -- pmid | doi | title+year
-);
-"""
 
 MIN_TITLE_WORDS = 5
 
@@ -72,14 +46,10 @@ class LibraryRecord:
     origin: str  # pubmed | <file name>
 
 
-def init_library_schema(con: duckdb.DuckDBPyConnection) -> None:
-    init_lit_schema(con)
-    ensure_schema(con, SCHEMA, ("lit_imported", "lit_duplicates"))
 
 
 def load_imported(con: duckdb.DuckDBPyConnection, records: list[ImportedRecord], run_id: int) -> tuple[int, int]:
     """Store imported records; re-importing the same file changes nothing. Returns (new, known)."""
-    init_library_schema(con)
     stamp = now_utc()
     rows = []
     for r in records:
@@ -97,7 +67,6 @@ def load_imported(con: duckdb.DuckDBPyConnection, records: list[ImportedRecord],
 
 def query_library(con: duckdb.DuckDBPyConnection) -> list[LibraryRecord]:
     """Every identified record, PubMed first, in a stable order."""
-    init_library_schema(con)
     rows = con.execute(
         """
         SELECT 'pmid:' || pmid, pmid, coalesce(doi, ''), coalesce(title, ''), coalesce(abstract, ''), year,
@@ -197,7 +166,6 @@ def _rule_via_chain(record_id: str, parent: dict[str, str], rule_of: dict[str, s
 
 def deduplicate(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     """Rebuild ``lit_duplicates``; returns the number merged by each rule."""
-    init_library_schema(con)
     dupes = find_duplicates(query_library(con))
     con.execute("DELETE FROM lit_duplicates")
     insert_rows(con, "lit_duplicates", (("record_id", "VARCHAR"), ("canonical_id", "VARCHAR"), ("rule", "VARCHAR")),
@@ -210,6 +178,5 @@ def deduplicate(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
 
 def query_canonical(con: duckdb.DuckDBPyConnection) -> list[LibraryRecord]:
     """Records left after de-duplication."""
-    init_library_schema(con)
     dropped = {r[0] for r in con.execute("SELECT record_id FROM lit_duplicates").fetchall()}
     return [r for r in query_library(con) if r.record_id not in dropped]

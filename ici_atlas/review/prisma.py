@@ -13,8 +13,7 @@ from dataclasses import asdict, dataclass, field
 import duckdb
 
 from ..store.db import table_exists
-from ..errors import StoreError
-from .decisions import init_decisions_schema, latest_decisions
+from .decisions import latest_decisions
 from .library import query_canonical, query_library
 
 
@@ -48,12 +47,9 @@ def empty_prisma() -> PrismaCounts:
 
 
 def compute_prisma(con: duckdb.DuckDBPyConnection) -> PrismaCounts:
-    """Counts from the store; all zero when it holds no literature library (read-only safe)."""
+    """Counts from the store; all zero when it holds no literature library. Only reads."""
     if not table_exists(con, "lit_decisions"):
-        try:
-            init_decisions_schema(con)
-        except StoreError:
-            return empty_prisma()
+        return empty_prisma()
     library = query_library(con)
     canonical = query_canonical(con)
     ids = {r.record_id for r in canonical}

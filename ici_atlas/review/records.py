@@ -8,41 +8,10 @@ import xml.etree.ElementTree as ET
 import duckdb
 import orjson
 
-from ..store.db import ensure_schema
 from ..store.bulk import insert_rows
 from ..store.runs import now_utc
 from ..sources.pubmed_xml import PubmedRecord
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS pubmed_records (
-    pmid              TEXT PRIMARY KEY,
-    title             TEXT,
-    abstract          TEXT,
-    authors           JSON,
-    journal           TEXT,
-    year              INTEGER,
-    doi               TEXT,
-    publication_types JSON,
-    mesh_headings     JSON,
-    keywords          JSON,
-    nct_ids           JSON,
-    record            JSON NOT NULL,   -- every parsed field
-    xml               TEXT,            -- the PubmedArticle as received
-    source            TEXT NOT NULL,
-    downloaded_at     TIMESTAMP NOT NULL,
-    run_id            BIGINT
-);
-CREATE TABLE IF NOT EXISTS lit_search_hits (
-    run_id BIGINT NOT NULL,
-    pmid   TEXT NOT NULL,
-    PRIMARY KEY (run_id, pmid)
-);
-CREATE TABLE IF NOT EXISTS pubmed_trial_links (
-    pmid   TEXT NOT NULL,
-    nct_id TEXT NOT NULL,
-    PRIMARY KEY (pmid, nct_id)
-);
-"""
 
 
 _RECORD_COLUMNS = (
@@ -53,8 +22,6 @@ _RECORD_COLUMNS = (
 )
 
 
-def init_lit_schema(con: duckdb.DuckDBPyConnection) -> None:
-    ensure_schema(con, SCHEMA, ("pubmed_records", "lit_search_hits", "pubmed_trial_links"))
 
 
 def split_articles(xml: bytes) -> dict[str, str]:
@@ -73,7 +40,6 @@ def load_pubmed_records(
     xml_by_pmid: dict[str, str] | None = None,
 ) -> tuple[int, int]:
     """Upsert records; returns (new, already_stored). Re-loading the same records changes nothing."""
-    init_lit_schema(con)
     if not records:
         return 0, 0
     pmids = [r.pmid for r in records]
@@ -106,6 +72,5 @@ def load_pubmed_records(
 
 
 def query_search_pmids(con: duckdb.DuckDBPyConnection, run_id: int) -> list[str]:
-    init_lit_schema(con)
     return [r[0] for r in con.execute(
         "SELECT pmid FROM lit_search_hits WHERE run_id = ? ORDER BY pmid", [run_id]).fetchall()]

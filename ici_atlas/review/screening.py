@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import duckdb
 
-from .decisions import Decision, init_decisions_schema, latest_decisions, record_decisions
+from .decisions import Decision, latest_decisions, record_decisions
 from .library import LibraryRecord, deduplicate, query_canonical
 from .prescreen import prescreen_record
 from .prioritise import Prioritiser, ScreeningText
@@ -26,7 +26,6 @@ class PrescreenSummary:
 def prescreen_library(con: duckdb.DuckDBPyConnection) -> PrescreenSummary:
     """De-duplicate, then apply the rules to every canonical record. Idempotent: a rule
     decision is logged again only when it changes."""
-    init_decisions_schema(con)
     merged = deduplicate(con)
     records = query_canonical(con)
     previous = latest_decisions(con, "automation")

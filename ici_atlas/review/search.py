@@ -25,7 +25,7 @@ from ..sources.pubmed_api import (
     plan_date_windows,
 )
 from ..sources.pubmed_xml import ParseProblem
-from .records import init_lit_schema, load_pubmed_records, split_articles
+from .records import load_pubmed_records, split_articles
 
 DEFAULT_MINDATE = date(1800, 1, 1)
 
@@ -93,7 +93,6 @@ def run_search(
     con: duckdb.DuckDBPyConnection, client: EutilsClient, plan: SearchPlan,
     batch: int = EFETCH_BATCH, show_progress: bool = True,
 ) -> SearchRun:
-    init_lit_schema(con)
     params = {"mindate": plan.mindate.isoformat(), "maxdate": plan.maxdate.isoformat(),
               "windows": [w.label() for w in plan.windows], "batch": batch}
     run_id = start_run(con, "lit-search", client.base_url, plan.term, params)

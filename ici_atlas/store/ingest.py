@@ -633,36 +633,3 @@ def _reconcile_api(con, run_id: int, counts: Counts, resumed_from: int | None) -
     result.message = result.summary()
     finish_run(con, run_id, "ok", result.message)
     return result
-
-
-# --- reading back -------------------------------------------------------------------------------
-
-RUN_COLUMNS = (
-    "run_id", "kind", "status", "source", "reported_total", "stored_total", "new_records",
-    "updated_records", "unchanged_records", "quarantined", "resumed_from", "started_at",
-    "finished_at", "tool_version", "query", "params", "message",
-)
-
-
-def query_runs(con: duckdb.DuckDBPyConnection, limit: int | None = None) -> list[dict]:
-    sql = f"SELECT {', '.join(RUN_COLUMNS)} FROM runs ORDER BY run_id DESC"
-    if limit:
-        sql += f" LIMIT {int(limit)}"
-    rows = [dict(zip(RUN_COLUMNS, r)) for r in con.execute(sql).fetchall()]
-    for row in rows:
-        if isinstance(row["params"], str):
-            row["params"] = orjson.loads(row["params"])
-    return rows
-
-
-QUARANTINE_COLUMNS = ("run_id", "source", "record_ref", "field", "reason", "quarantined_at", "raw")
-
-
-def query_quarantine(con: duckdb.DuckDBPyConnection, run_id: int | None = None) -> list[dict]:
-    sql = f"SELECT {', '.join(QUARANTINE_COLUMNS)} FROM quarantine"
-    args: list = []
-    if run_id is not None:
-        sql += " WHERE run_id = ?"
-        args.append(run_id)
-    sql += " ORDER BY run_id, record_ref"
-    return [dict(zip(QUARANTINE_COLUMNS, r)) for r in con.execute(sql, args).fetchall()]

@@ -70,3 +70,57 @@ def fail_run(con: duckdb.DuckDBPyConnection, run_id: int, exc: BaseException) ->
     status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
     message = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
     finish_run(con, run_id, status, message)
+
+
+# --- reading: the one reader of ``runs`` and ``quarantine`` -----------------------------
+
+RUN_COLUMNS = (
+    "run_id", "kind", "status", "source", "reported_total", "stored_total", "new_records",
+    "updated_records", "unchanged_records", "quarantined", "resumed_from", "started_at",
+    "finished_at", "tool_version", "query", "params", "message",
+)
+
+
+def query_runs(con: duckdb.DuckDBPyConnection, limit: int | None = None, *,
+               kind: str | None = None, source: str | None = None,
+               offset: int = 0) -> list[dict]:
+    """Runs, newest first; ``kind`` (fetch, load, classify, lit-search ...) and ``source``
+    (a substring of the source) filter them; ``params`` is decoded from JSON."""
+    clauses, args = [], []
+    if kind:
+        clauses.append("kind = ?")
+        args.append(kind)
+    if source:
+        clauses.append("contains(lower(source), lower(?))")
+        args.append(source)
+    sql = f"SELECT {', '.join(RUN_COLUMNS)} FROM runs"
+    if clauses:
+        sql += " WHERE " + " AND ".join(clauses)
+    sql += " ORDER BY run_id DESC"
+    if limit:
+        sql += " LIMIT ? OFFSET ?"
+        args += [int(limit), int(offset)]
+    rows = [dict(zip(RUN_COLUMNS, r)) for r in con.execute(sql, args).fetchall()]
+    for row in rows:
+        if isinstance(row["params"], str):
+            row["params"] = orjson.loads(row["params"])
+    return rows
+
+
+def count_runs(con: duckdb.DuckDBPyConnection, kind: str | None = None) -> int:
+    if kind:
+        return con.execute("SELECT count(*) FROM runs WHERE kind = ?", [kind]).fetchone()[0]
+    return con.execute("SELECT count(*) FROM runs").fetchone()[0]
+
+
+QUARANTINE_COLUMNS = ("run_id", "source", "record_ref", "field", "reason", "quarantined_at", "raw")
+
+
+def query_quarantine(con: duckdb.DuckDBPyConnection, run_id: int | None = None) -> list[dict]:
+    sql = f"SELECT {', '.join(QUARANTINE_COLUMNS)} FROM quarantine"
+    args: list = []
+    if run_id is not None:
+        sql += " WHERE run_id = ?"
+        args.append(run_id)
+    sql += " ORDER BY run_id, record_ref"
+    return [dict(zip(QUARANTINE_COLUMNS, r)) for r in con.execute(sql, args).fetchall()]

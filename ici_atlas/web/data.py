@@ -19,8 +19,9 @@ from ..analyses import approvals as ap
 from ..analyses import efficacy as ef
 from ..analyses import evidence as ev
 from ..analyses import landscape as ls
-from ..concepts.classify import query_trial
-from ..store.db import table_exists
+from ..analyses.trials import query_trial
+from ..store.runs import query_runs
+
 from ..errors import InputError
 from ..store.raw_json import unpack_json
 
@@ -61,13 +62,9 @@ def query_overview(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
         "count(*) FILTER (WHERE is_pd1_pdl1 AND bispecific) FROM trials").fetchone()
     raw = _one_value(con, "SELECT count(*) FROM raw_studies")
     quarantined = _one_value(con, "SELECT count(DISTINCT record_ref) FROM quarantine")
-    runs = []
-    if table_exists(con, "runs"):
-        cur = con.execute(
-            "SELECT run_id, kind, source, status, stored_total, started_at, finished_at, "
-            "tool_version FROM runs ORDER BY run_id DESC LIMIT 10")
-        names = [d[0] for d in cur.description]
-        runs = [dict(zip(names, r)) for r in cur.fetchall()]
+    keep = ("run_id", "kind", "source", "status", "stored_total", "started_at", "finished_at",
+            "tool_version")
+    runs = [{k: r[k] for k in keep} for r in query_runs(con, limit=10)]
     return jsonable({
         "store": {"raw_studies": raw, "trials": counts[0], "pd1_pdl1_trials": counts[1],
                   "pd1_pdl1_with_results": counts[2], "pd1_pdl1_bispecific": counts[3],

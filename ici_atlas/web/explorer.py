@@ -16,42 +16,23 @@ from typing import Any, Iterator, Mapping, Sequence
 
 import duckdb
 
-from ..errors import InputError
-from ..analyses.landscape import PHASE_LABELS, normalize_phase, normalize_target_class
+from ..analyses.filters import (
+    LIST_FILTERS,
+    QUERY_MAX_CHARS,
+    TrialFilter,
+    resolve_agent,
+    resolve_filter,
+)
+from ..analyses.trials import SORT_COLUMNS
+from ..errors import InputError, invalid_choice
+from ..vocab.phases import PHASE_LABELS, normalize_phase
 
 PER_PAGE_DEFAULT = 50
 PER_PAGE_MAX = 200
-QUERY_MAX_CHARS = 200
 YEAR_MIN, YEAR_MAX = 1900, 2100
 
-#: Multi-valued filters: parameter -> (column of ``trials``, ``;``-separated?).
-LIST_FILTERS: dict[str, tuple[str, bool]] = {
-    "agent": ("agents", True),
-    "cancer": ("cancer_groups", True),
-    "partner": ("partner_classes", True),
-    "country": ("countries", True),
-    "status": ("overall_status", False),
-    "sponsor": ("sponsor_class", False),
-    "phase": ("phase_label", False),
-}
-
-#: Sort keys a request may name -> SQL expression (the only request text that selects SQL).
-SORT_COLUMNS: dict[str, str] = {
-    "nct_id": "nct_id",
-    "title": "lower(brief_title)",
-    "phase": "list_position(" + "[" + ", ".join(f"'{p}'" for p in PHASE_LABELS) + "], phase_label)",
-    "status": "overall_status",
-    "start_year": "start_date",
-    "sponsor": "lower(lead_sponsor)",
-    "sponsor_class": "sponsor_class",
-    "enrollment": "enrollment",
-    "last_update": "last_update_posted",
-}
 SORT_DEFAULT = "start_year"
 ORDER_DEFAULT = "desc"
-
-#: Columns the free-text search looks in.
-SEARCH_COLUMNS = ("nct_id", "brief_title", "official_title", "acronym", "lead_sponsor", "agents")
 
 #: Columns of an explorer row (JSON and the table), in order.
 ROW_COLUMNS = (
@@ -59,22 +40,24 @@ ROW_COLUMNS = (
     "target_class", "bispecific", "partner_classes", "cancer_groups", "lead_sponsor",
     "sponsor_class", "enrollment", "countries",
 )
-#: Columns of the CSV download.
-CSV_COLUMNS = ROW_COLUMNS + ("is_pd1_pdl1", "official_title", "line_of_therapy", "setting",
-                             "last_update_posted")
 
 #: Every query parameter of the explorer with its OpenAPI description (one source of truth).
 PARAMETERS: dict[str, str] = {
     "scope": "`pd1` (default): PD-1/PD-L1 trials only; `all`: every classified trial.",
-    "agent": "PD-(L)1 agent id, e.g. `pembrolizumab` (repeat for any of several).",
+    "agent": "PD-(L)1 agent: INN, code name or brand, e.g. `pembrolizumab`, `MK-3475`, "
+             "`keytruda` (repeat for any of several).",
     "class": "Target class of the PD-(L)1 agent: `PD-1` or `PD-L1`.",
     "bispecific": "`yes`: a bispecific/bifunctional PD-(L)1 agent is given; `no`: none is.",
-    "cancer": "Cancer group id, e.g. `NSCLC` (repeatable).",
+    "monotherapy": "`yes`: the trial has a PD-(L)1 monotherapy arm; `no`: it has none.",
+    "cancer": "Cancer group id, e.g. `NSCLC` (repeatable; any case).",
     "phase": "Phase label, e.g. `Phase 2`, `2/3`, `III`, `NA` (repeatable).",
     "status": "Overall status, e.g. `RECRUITING` (repeatable).",
     "partner": "Partner class of a drug given with the PD-(L)1 agent, e.g. `CTLA-4` (repeatable).",
+    "line": "Line of therapy, e.g. `first-line` (repeatable).",
+    "setting": "Treatment setting, e.g. `advanced`, `neoadjuvant` (repeatable).",
     "since": "Earliest start year (inclusive).",
     "until": "Latest start year (inclusive).",
+    "posted_by": "Only trials first posted on or before this date (YYYY[-MM[-DD]]).",
     "sponsor": "Lead sponsor class, e.g. `INDUSTRY` (repeatable).",
     "country": "Location country, e.g. `China` (repeatable).",
     "q": f"Free text (at most {QUERY_MAX_CHARS} characters) searched in NCT ID, titles, "
@@ -101,12 +84,12 @@ def query_facets(con: duckdb.DuckDBPyConnection) -> Facets:
     """Distinct values (and PD-(L)1 trial counts) of every enumerated filter, over all
     classified trials; values seen only outside PD-(L)1 trials have count 0."""
     values: dict[str, list[tuple[str, int]]] = {}
-    for name, (column, multi) in LIST_FILTERS.items():
-        if multi:
+    for name, (column, is_list) in LIST_FILTERS.items():
+        if is_list:
             sql = f"""
-                SELECT trim(v) AS v, count(DISTINCT nct_id) FILTER (WHERE is_pd1_pdl1)
-                FROM trials, unnest(string_split(coalesce({column}, ''), ';')) AS u(v)
-                WHERE trim(v) <> '' GROUP BY 1"""
+                SELECT v, count(DISTINCT nct_id) FILTER (WHERE is_pd1_pdl1)
+                FROM (SELECT nct_id, is_pd1_pdl1, unnest({column}) AS v FROM trials)
+                WHERE v <> '' GROUP BY 1"""
         else:
             sql = f"""
                 SELECT {column}, count(*) FILTER (WHERE is_pd1_pdl1) FROM trials
@@ -122,36 +105,55 @@ def query_facets(con: duckdb.DuckDBPyConnection) -> Facets:
 
 @dataclass(frozen=True)
 class ExplorerQuery:
-    """A parsed, checked explorer request."""
+    """A parsed, checked explorer request: the trial filter, sort order and page."""
 
-    scope: str = "pd1"
-    lists: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    target_class: str | None = None
-    bispecific: bool | None = None
-    since: int | None = None
-    until: int | None = None
-    q: str = ""
+    flt: TrialFilter = field(default_factory=TrialFilter)
     sort: str = SORT_DEFAULT
     order: str = ORDER_DEFAULT
     page: int = 1
     per_page: int = PER_PAGE_DEFAULT
 
+    # the filter's fields, as the templates read them
+    @property
+    def scope(self) -> str:
+        return self.flt.scope
+
+    @property
+    def lists(self) -> dict[str, tuple[str, ...]]:
+        return {name: getattr(self.flt, name) for name in LIST_FILTERS if getattr(self.flt, name)}
+
+    @property
+    def target_class(self) -> str | None:
+        return self.flt.target_class
+
+    @property
+    def bispecific(self) -> bool | None:
+        return self.flt.bispecific
+
+    @property
+    def since(self) -> int | None:
+        return self.flt.since
+
+    @property
+    def until(self) -> int | None:
+        return self.flt.until
+
+    @property
+    def q(self) -> str:
+        return self.flt.q
+
     def filters(self) -> dict[str, Any]:
         """The active filters, as they would be written in a query string."""
-        out: dict[str, Any] = {"scope": self.scope}
-        for name, values in self.lists.items():
-            if values:
-                out[name] = list(values)
-        if self.target_class:
-            out["class"] = self.target_class
-        if self.bispecific is not None:
-            out["bispecific"] = "yes" if self.bispecific else "no"
-        if self.since is not None:
-            out["since"] = self.since
-        if self.until is not None:
-            out["until"] = self.until
-        if self.q:
-            out["q"] = self.q
+        out: dict[str, Any] = {"scope": self.flt.scope}
+        for name, value in self.flt.active().items():
+            if name == "scope":
+                continue
+            key = "class" if name == "target_class" else name
+            if isinstance(value, bool):
+                value = "yes" if value else "no"
+            elif hasattr(value, "isoformat"):
+                value = value.isoformat()
+            out[key] = value
         return out
 
     def query_pairs(self, **override: Any) -> list[tuple[str, str]]:
@@ -171,8 +173,7 @@ class ExplorerQuery:
 
 def _invalid(name: str, value: str, expected: Sequence[str] | str, fix: str) -> InputError:
     if not isinstance(expected, str):
-        shown = list(expected[:25]) + (["..."] if len(expected) > 25 else [])
-        expected = f"one of {shown}"
+        return invalid_choice(name, value, list(expected), fix)
     return InputError(f"Invalid {name} {value!r}; expected {expected}", fix=fix)
 
 
@@ -201,12 +202,9 @@ def parse_explorer_query(params: Mapping[str, list[str]], facets: Facets) -> Exp
     """Check every explorer parameter; raise InputError naming the parameter and value."""
     unknown = sorted(set(params) - set(PARAMETERS))
     if unknown:
-        raise _invalid("parameter", unknown[0], sorted(PARAMETERS),
-                       "remove it; the explorer's parameters are listed in /openapi.json")
-    scope = _one(params, "scope").lower() or "pd1"
-    if scope not in ("pd1", "all"):
-        raise _invalid("scope", scope, ["pd1", "all"], "use scope=pd1 or scope=all")
-    lists: dict[str, tuple[str, ...]] = {}
+        raise invalid_choice("parameter", unknown[0], sorted(PARAMETERS),
+                             "remove it; the explorer's parameters are listed in /openapi.json")
+    given: dict[str, Any] = {}
     for name in LIST_FILTERS:
         raw = [v.strip() for v in params.get(name) or [] if v.strip()]
         if not raw:
@@ -214,7 +212,12 @@ def parse_explorer_query(params: Mapping[str, list[str]], facets: Facets) -> Exp
         allowed = facets.allowed(name)
         chosen = []
         for value in raw:
-            key = normalize_phase(value) if name == "phase" else value
+            if name == "agent":
+                key = resolve_agent(value, [v for v, _ in facets.values.get(name, [])])
+            elif name == "phase":
+                key = normalize_phase(value)
+            else:
+                key = value
             found = allowed.get(key.casefold())
             if found is None:
                 raise _invalid(name, value, [v for v, _ in facets.values.get(name, [])],
@@ -222,20 +225,13 @@ def parse_explorer_query(params: Mapping[str, list[str]], facets: Facets) -> Exp
                                "filter menus, or `facets` in /trials.json)")
             if found not in chosen:
                 chosen.append(found)
-        lists[name] = tuple(chosen)
-    target = _one(params, "class")
-    bispecific = _one(params, "bispecific").lower()
-    if bispecific not in ("", "yes", "no"):
-        raise _invalid("bispecific", bispecific, ["yes", "no"], "use bispecific=yes or no")
-    since = _int(params, "since", YEAR_MIN, YEAR_MAX, None)
-    until = _int(params, "until", YEAR_MIN, YEAR_MAX, None)
-    if since is not None and until is not None and since > until:
-        raise InputError(f"Invalid year range {since}-{until}: since is after until",
-                         fix="give since no later than until")
-    q = _one(params, "q")
-    if len(q) > QUERY_MAX_CHARS:
-        raise _invalid("q", q[:40] + "...", f"at most {QUERY_MAX_CHARS} characters",
-                       "shorten the search text")
+        given[name] = chosen
+    for name in ("class", "bispecific", "monotherapy", "since", "until", "posted_by", "q",
+                 "scope"):
+        value = _one(params, name)
+        if value:
+            given["target_class" if name == "class" else name] = value
+    flt = resolve_filter(None, **given)
     sort = _one(params, "sort") or SORT_DEFAULT
     if sort not in SORT_COLUMNS:
         raise _invalid("sort", sort, list(SORT_COLUMNS), "use one of the listed sort keys")
@@ -243,10 +239,7 @@ def parse_explorer_query(params: Mapping[str, list[str]], facets: Facets) -> Exp
     if order not in ("asc", "desc"):
         raise _invalid("order", order, ["asc", "desc"], "use order=asc or order=desc")
     return ExplorerQuery(
-        scope=scope, lists=lists,
-        target_class=normalize_target_class(target) if target else None,
-        bispecific=None if not bispecific else bispecific == "yes",
-        since=since, until=until, q=q, sort=sort, order=order,
+        flt=flt, sort=sort, order=order,
         page=_int(params, "page", 1, 10**9, 1) or 1,
         per_page=_int(params, "per_page", 1, PER_PAGE_MAX, PER_PAGE_DEFAULT) or PER_PAGE_DEFAULT,
     )
@@ -254,39 +247,7 @@ def parse_explorer_query(params: Mapping[str, list[str]], facets: Facets) -> Exp
 
 def explorer_where(eq: ExplorerQuery) -> tuple[str, list[Any]]:
     """SQL condition over ``trials`` and its parameters; no request text is in the SQL."""
-    clauses = ["is_pd1_pdl1"] if eq.scope == "pd1" else ["TRUE"]
-    params: list[Any] = []
-    for name, values in eq.lists.items():
-        column, multi = LIST_FILTERS[name]
-        if multi:
-            clauses.append(
-                f"list_has_any(string_split(coalesce({column}, ''), ';'), ?::VARCHAR[])")
-        else:
-            clauses.append(f"list_contains(?::VARCHAR[], {column})")
-        params.append(list(values))
-    if eq.target_class:
-        clauses.append("list_contains(string_split(coalesce(target_class, ''), ';'), ?)")
-        params.append(eq.target_class)
-    if eq.bispecific is not None:
-        clauses.append("bispecific = ?")
-        params.append(eq.bispecific)
-    if eq.since is not None:
-        clauses.append("start_year >= ?")
-        params.append(eq.since)
-    if eq.until is not None:
-        clauses.append("start_year <= ?")
-        params.append(eq.until)
-    if eq.q:
-        # A case-insensitive substring of any searched column. ILIKE is DuckDB's fast
-        # path, but its pattern language has wildcards: text holding % or _ is matched
-        # with contains(lower(...)) instead, so the search stays a plain substring.
-        if "%" in eq.q or "_" in eq.q:
-            test, value = "contains(lower({c}), ?)", eq.q.lower()
-        else:
-            test, value = "{c} ILIKE ?", f"%{eq.q}%"
-        clauses.append("(" + " OR ".join(test.format(c=c) for c in SEARCH_COLUMNS) + ")")
-        params.extend([value] * len(SEARCH_COLUMNS))
-    return " AND ".join(clauses), params
+    return eq.flt.where("")
 
 
 def _dicts(cur: duckdb.DuckDBPyConnection) -> list[dict]:
@@ -342,37 +303,21 @@ def query_explorer(con: duckdb.DuckDBPyConnection, eq: ExplorerQuery) -> dict[st
     }
 
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _csv_cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    text = str(value)
-    # A cell a spreadsheet would run as a formula is prefixed with ' (OWASP CSV injection).
-    if isinstance(value, str) and text.startswith(_FORMULA_START):
-        return "'" + text
-    return text
-
-
 def iter_explorer_csv(con: duckdb.DuckDBPyConnection, eq: ExplorerQuery,
                       batch: int = 2000) -> Iterator[bytes]:
-    """The whole selection (every page), in the requested order, as UTF-8 CSV chunks."""
-    where, params = explorer_where(eq)
-    direction = "ASC" if eq.order == "asc" else "DESC"
-    cur = con.execute(
-        f"SELECT {', '.join(CSV_COLUMNS)} FROM trials WHERE {where} "
-        f"ORDER BY {SORT_COLUMNS[eq.sort]} {direction} NULLS LAST, nct_id ASC", params)
+    """The whole selection (every page), in the requested order, as UTF-8 CSV chunks: the
+    trial table (:data:`~ici_atlas.analyses.trials.TRIAL_TABLE`), written as every CSV of
+    ici-atlas is (:mod:`ici_atlas.tables`)."""
+    from ..analyses.trials import TRIAL_TABLE, iter_trials
+    from ..tables import _csv_text
+
+    columns = list(TRIAL_TABLE)
+    kinds = [TRIAL_TABLE[c] for c in columns]
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
-    while True:
-        rows = cur.fetchmany(batch)
-        if not rows:
-            break
-        writer.writerows([_csv_cell(v) for v in row] for row in rows)
+    writer.writerow(columns)
+    for rows in iter_trials(con, eq.flt, columns, eq.sort, eq.order, batch):
+        writer.writerows([_csv_text(v, k) for v, k in zip(row, kinds)] for row in rows)
         yield buf.getvalue().encode("utf-8")
         buf.seek(0)
         buf.truncate()

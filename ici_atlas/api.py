@@ -1,0 +1,431 @@
+"""The library's front door: :class:`Atlas`, one store and every analysis over it.
+
+>>> from ici_atlas import Atlas
+>>> atlas = Atlas("atlas.duckdb")                      # doctest: +SKIP
+>>> atlas.load("../shared/data/ctgov")                 # doctest: +SKIP
+>>> atlas.landscape("phases", target_class="PD-1")     # doctest: +SKIP
+
+Every table-returning method returns a :class:`pandas.DataFrame` with real dtypes (see
+:mod:`ici_atlas.tables`); the ``ici-atlas`` command, the report and the dashboard print,
+write and serve exactly these frames. A method opens the store for the duration of the
+call and closes it again, so a notebook never holds the file locked between calls.
+Filters have one name everywhere (see :mod:`ici_atlas.analyses.filters`): ``agent``
+(INN, code name or brand), ``target_class``, ``cancer``, ``phase``, ``partner``,
+``status``, ``sponsor``, ``country``, ``line``, ``setting``, ``monotherapy``,
+``bispecific``, ``since``/``until`` (start year), ``posted_by`` (as-of date) and ``q``.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+import duckdb
+import pandas as pd
+
+from . import config
+from .analyses.filters import TrialFilter, resolve_filter
+from .errors import InputError, invalid_choice
+from .store.db import open_store
+from .tables import frame
+
+LANDSCAPE_KINDS = ("phases", "cancers", "partners", "bispecifics", "years", "sponsors",
+                   "countries")
+
+#: Column kinds of the tables the API returns (the rest are inferred from the values).
+LANDSCAPE_TABLES: dict[str, dict[str, str]] = {
+    "phases": {"phase": "str", "trials": "int", "percent": "float"},
+    "cancers": {"cancer_group": "str", "label": "str", "trials": "int", "percent": "float",
+                "groups": "int"},
+    "partners": {"partner_class": "str", "kind": "str", "trials": "int", "percent": "float"},
+    "bispecifics": {"agent": "str", "target_class": "str", "other_target": "str",
+                    "trials": "int", "highest_phase": "str", "approved": "bool",
+                    "first_approval": "str", "status": "str"},
+    "years": {"start_year": "int", "trials": "int", "percent": "float", "pd1": "int",
+              "pdl1": "int"},
+    "sponsors": {"sponsor": "str", "trials": "int", "percent": "float"},
+    "countries": {"country": "str", "trials": "int", "percent": "float", "countries": "int"},
+}
+RUN_TABLE: dict[str, str] = {
+    "run_id": "int", "kind": "str", "status": "str", "source": "str", "reported_total": "int",
+    "stored_total": "int", "new_records": "int", "updated_records": "int",
+    "unchanged_records": "int", "quarantined": "int", "resumed_from": "int",
+    "started_at": "datetime", "finished_at": "datetime", "tool_version": "str", "query": "str",
+    "params": "json", "message": "str",
+}
+QUARANTINE_TABLE: dict[str, str] = {
+    "run_id": "int", "source": "str", "record_ref": "str", "field": "str", "reason": "str",
+    "quarantined_at": "datetime", "raw": "str",
+}
+APPROVAL_EVENT_TABLE: dict[str, str] = {
+    "event_id": "str", "agent": "str", "agency": "str", "date": "str", "status": "str",
+    "indication": "str", "cancer_group": "str", "cancer_type": "str", "line": "str",
+    "biomarker": "str", "combination": "list", "approval_type": "str", "pivotal_trial": "list",
+    "nct_id": "list", "source": "list", "verified": "bool", "moalmanac_id": "str",
+    "notes": "str",
+}
+APPROVAL_AGENT_TABLE: dict[str, str] = {
+    "agent": "str", "target": "str", "first_agency": "str", "first_region": "str",
+    "first_approval_date": "str", "first_indication": "str", "n_events": "int",
+    "n_cancer_groups": "int", "n_cancer_types": "int", "first_verified": "bool",
+}
+APPROVAL_SUMMARY_TABLE: dict[str, str] = {
+    "metric": "str", "description": "str", "data": "int", "data_verified_only": "int",
+    "review": "int", "difference": "int",
+}
+ORR_POOLED_TABLE: dict[str, str] = {
+    "k": "int", "patients": "int", "responders": "int", "orr": "float", "ci_lb": "float",
+    "ci_ub": "float", "pi_lb": "float", "pi_ub": "float", "i2": "float", "tau2": "float",
+    "method": "str", "trials": "list",
+}
+ORR_ARM_TABLE: dict[str, str] = {
+    "trial": "str", "arm": "str", "nct_id": "str", "pmid": "str", "doi": "str", "agent": "str",
+    "target_class": "str", "tumor_group": "str", "tumor_detail": "str", "line": "str",
+    "setting": "str", "biomarker_selection": "str", "phase": "str", "n_evaluable": "int",
+    "responders": "int", "orr_percent": "str", "response_criteria": "str",
+    "data_cutoff": "str", "where_read": "str", "derivation": "str", "verified": "bool",
+    "source": "str", "notes": "str",
+}
+STRATEGY_TABLE: dict[str, str] = {
+    "id": "str", "category": "str", "subcategory": "str", "section": "str", "mechanism": "str",
+    "target": "str", "intervention": "str", "direction": "str", "evidence_level": "str",
+    "evidence_note": "str", "preclinical_support": "str", "tumour_types": "list",
+    "finding": "str", "references": "list", "phenotypes": "list", "partner_classes": "list",
+    "agents": "list", "trials": "int", "highest_phase": "str", "by_phase": "json",
+    "trial_ids": "list",
+}
+
+
+class Atlas:
+    """One ici-atlas store (a DuckDB file) and the analyses over it.
+
+    ``db``: the store's path; default ``$ICI_ATLAS_DB`` or the user data directory, the
+    same store as the ``ici-atlas`` command uses.
+    """
+
+    def __init__(self, db: str | Path | None = None):
+        self.path = Path(db).expanduser() if db is not None else config.default_db_path()
+
+    def __repr__(self) -> str:
+        return f"Atlas({str(self.path)!r})"
+
+    def __enter__(self) -> "Atlas":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Nothing stays open between calls; kept so ``with Atlas(...)`` reads naturally."""
+
+    # ------------------------------------------------------------------ connections
+    @contextmanager
+    def reading(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A read-only connection, closed on exit (never writes to the store)."""
+        with open_store(self.path, read_only=True) as con:
+            yield con
+
+    @contextmanager
+    def writing(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A writable connection (creating or upgrading the store), closed on exit."""
+        with open_store(self.path) as con:
+            yield con
+
+    def filter(self, **filters: Any) -> TrialFilter:
+        """The checked :class:`TrialFilter` for these filters (values matched to the store)."""
+        with self.reading() as con:
+            return self._filter(con, filters)
+
+    @staticmethod
+    def _filter(con, filters: dict[str, Any]) -> TrialFilter:
+        from .analyses.trials import require_derived_tables
+
+        require_derived_tables(con)
+        return resolve_filter(con, **filters)
+
+    # ------------------------------------------------------------------ loading
+    def load(self, path: str | Path, classify: bool = True, workers: int | None = None):
+        """Load local ClinicalTrials.gov records (folder, JSON array, bulk ZIP, v1 JSON or
+        XML) and, by default, classify them in the same pass. Returns the load's
+        :class:`~ici_atlas.store.ingest.RunResult` (with ``.classified``, the classify
+        report, when classified)."""
+        from .store.ingest import load_files
+
+        path = Path(path)
+        if not path.exists():
+            raise InputError(f"No such file or folder {str(path)!r}",
+                             fix="Give the path of ClinicalTrials.gov records.")
+        with self.writing() as con:
+            if classify:
+                from .concepts.pipeline import load_and_classify_files
+
+                result, report = load_and_classify_files(con, path, workers=workers)
+                result.classified = report
+                return result
+            return load_files(con, path)
+
+    def fetch_plan(self, **options: Any) -> pd.DataFrame:
+        """The registry requests a :meth:`fetch` with these options would start with
+        (chunk, query, filter, URL) — computed without touching the network."""
+        from .store.fetch import plan_fetch
+
+        plan = plan_fetch(**options)
+        if options.get("update"):
+            with self.reading() as con:
+                plan = plan.with_update(con)
+        return frame(plan.rows(), {"chunk": "int", "query_intr": "str", "filter_advanced": "str",
+                                   "url": "str"})
+
+    def fetch_counts(self, **options: Any) -> pd.DataFrame:
+        """Ask the registry how many studies each chunk of the fetch would return."""
+        from .store.fetch import plan_fetch
+
+        plan = plan_fetch(**options)
+        if options.get("update"):
+            with self.reading() as con:
+                plan = plan.with_update(con)
+        return frame(plan.counts(), {"chunk": "int", "count": "int", "url": "str"})
+
+    def fetch(self, **options: Any):
+        """Fetch PD-1/PD-L1 trials from ClinicalTrials.gov API v2 into the store
+        (options as ``ici-atlas fetch``: ``terms``, ``types``, ``page_size``, ``max_rate``,
+        ``timeout``, ``retries``, ``backoff``, ``max_url_length``, ``update``,
+        ``restart``, ``api_url``). Returns the run's ``RunResult``; raises
+        ``ReconciliationError`` when the count stored differs from the count reported."""
+        from .store.fetch import plan_fetch
+
+        restart = bool(options.pop("restart", False))
+        plan = plan_fetch(**options)
+        with self.writing() as con:
+            if options.get("update"):
+                plan = plan.with_update(con)
+            return plan.run(con, restart=restart)
+
+    def classify(self, jobs: int = 1):
+        """Rebuild the derived trial tables from the stored records; returns the
+        :class:`~ici_atlas.concepts.classify.ClassifyReport`."""
+        from .concepts.classify import classify_store
+
+        with self.writing() as con:
+            return classify_store(con, jobs=jobs)
+
+    def runs(self, kind: str | None = None, source: str | None = None,
+             limit: int | None = None) -> pd.DataFrame:
+        """How the store was built: one row per run (newest first)."""
+        from .store.runs import query_runs
+
+        with self.reading() as con:
+            return frame(query_runs(con, kind=kind, source=source, limit=limit), RUN_TABLE)
+
+    def quarantine(self, run_id: int | None = None, raw: bool = False) -> pd.DataFrame:
+        """Records that could not be used, with the field and the reason."""
+        from .store.runs import query_quarantine
+
+        spec = {k: v for k, v in QUARANTINE_TABLE.items() if raw or k != "raw"}
+        with self.reading() as con:
+            return frame(query_quarantine(con, run_id), spec)
+
+    # ------------------------------------------------------------------ trials
+    def trials(self, columns: Sequence[str] | None = None, sort: str = "nct_id",
+               order: str = "asc", limit: int | None = None, **filters: Any) -> pd.DataFrame:
+        """One row per classified trial passing the filters (PD-1/PD-L1 trials only unless
+        ``scope="all"``); list columns hold lists (agents, cancer groups, partners ...)."""
+        from .analyses.trials import TRIAL_TABLE, query_trials
+
+        with self.reading() as con:
+            flt = self._filter(con, filters)
+            rows = query_trials(con, flt, columns, sort, order, limit)
+        spec = {c: TRIAL_TABLE[c] for c in (columns or TRIAL_TABLE)}
+        return frame(rows, spec)
+
+    def trial(self, nct_id: str) -> dict[str, Any]:
+        """One trial's classification and what matched (rule, phrase, field)."""
+        from .analyses.trials import query_trial
+
+        with self.reading() as con:
+            return query_trial(con, nct_id)
+
+    def landscape(self, kind: str, top: int | None = None, **options: Any) -> pd.DataFrame:
+        """A landscape table (review Figures 2 and 5): ``kind`` one of phases, cancers,
+        partners, bispecifics, years, sponsors, countries. ``top`` folds the rest into
+        ``Others``; partners take ``targets_only``, sponsors take ``by`` (class or name)."""
+        from .analyses import landscape as ls
+
+        if kind not in LANDSCAPE_KINDS:
+            raise invalid_choice("landscape table", kind, LANDSCAPE_KINDS,
+                                 "Use one of the listed tables.")
+        extra = {k: options.pop(k) for k in ("targets_only", "by") if k in options}
+        with self.reading() as con:
+            flt = ls.check_filter(con, self._filter(con, options))
+            rows = _landscape_rows(ls, con, kind, flt, top, extra)
+        return frame(rows, LANDSCAPE_TABLES[kind])
+
+    def landscape_total(self, **filters: Any) -> int:
+        """The number of PD-1/PD-L1 trials passing the filters."""
+        from .analyses import landscape as ls
+
+        with self.reading() as con:
+            return ls.query_total(con, ls.check_filter(con, self._filter(con, filters)))
+
+    # ------------------------------------------------------------------ approvals
+    def approval_events(self, agent: str | None = None, agency: str | None = None,
+                        cancer: str | None = None, since: str | None = None,
+                        status: str | None = None, verified_only: bool = False,
+                        events: str | Path | None = None) -> pd.DataFrame:
+        """Approval events of PD-1/PD-L1 inhibitors (one row per agent, agency, date and
+        indication), each with its sources. No store needed."""
+        from .analyses import approvals as ap
+
+        rows = ap.query_approvals(ap.load_approval_events(events), agent, agency, cancer, since,
+                                  status, verified_only)
+        return frame([_event_row(e) for e in rows], APPROVAL_EVENT_TABLE)
+
+    def approvals(self, **filters: Any) -> pd.DataFrame:
+        """One row per approved agent (first approval, counts), from the events that pass
+        the filters of :meth:`approval_events`."""
+        from .analyses import approvals as ap
+
+        events_path = filters.pop("events", None)
+        events = ap.load_approval_events(events_path)
+        chosen = ap.query_approvals(events, **filters) if filters else list(events)
+        return frame(ap.summarize_agents(chosen), APPROVAL_AGENT_TABLE)
+
+    def approval_summary(self, events: str | Path | None = None) -> pd.DataFrame:
+        """The review's headline approval counts recomputed from the events, beside the
+        values the review states."""
+        from .analyses import approvals as ap
+
+        return frame(ap.summarize_counts(ap.load_approval_events(events)), APPROVAL_SUMMARY_TABLE)
+
+    # ------------------------------------------------------------------ efficacy
+    def orr_arms(self, cancer: str | None = None, line: str | None = None,
+                 agent: str | None = None, target_class: str | None = None,
+                 include_unverified: bool = False) -> pd.DataFrame:
+        """The curated monotherapy arms with their responders, patients and sources."""
+        arms = _select_arms(cancer, line, agent, target_class, include_unverified)
+        return frame([a.to_row() for a in arms], ORR_ARM_TABLE)
+
+    def orr(self, by: str | Sequence[str] = ("tumor", "line"), method: str = "REML",
+            test: str = "knha", measure: str = "PLO", level: float = 0.95,
+            cancer: str | None = None, line: str | None = None, agent: str | None = None,
+            target_class: str | None = None, include_unverified: bool = False) -> pd.DataFrame:
+        """Pooled objective response rate of PD-1/PD-L1 monotherapy per subgroup (logit,
+        REML, Hartung–Knapp by default), proportions on the 0–1 scale."""
+        from .analyses import efficacy as ef
+
+        keys = _by_keys(by)
+        arms = _select_arms(cancer, line, agent, target_class, include_unverified)
+        rows = ef.pool_orr(arms, by=keys, method=method, test=test, measure=measure, level=level)
+        for r in rows:
+            r["trials"] = [t for t in r["trials"].split("; ") if t]
+        spec = {k: "str" for k in keys}
+        spec.update(ORR_POOLED_TABLE)
+        return frame(rows, spec)
+
+    # ------------------------------------------------------------------ strategies
+    def strategies(self, category: str | None = None, target: str | None = None,
+                   phenotype: str | None = None, evidence: str | None = None) -> pd.DataFrame:
+        """The resistance strategies of the review's Figure 6, with their evidence level,
+        references and the PD-(L)1 trials in the store that test them."""
+        from .analyses import evidence as ev
+
+        kb = ev.load_strategies()
+        chosen = ev.query_strategies(kb, category=category, target=target, phenotype=phenotype,
+                                     evidence=evidence)
+        rows = self._strategy_rows(chosen)
+        if phenotype:
+            order = {s["id"]: i for i, s in enumerate(ev.query_phenotype(kb, phenotype)["strategies"])}
+            rows = sorted((r for r in rows if r["id"] in order), key=lambda r: order[r["id"]])
+        return frame(rows, STRATEGY_TABLE)
+
+    def strategy_trials(self, strategy_id: str) -> pd.DataFrame:
+        """The PD-(L)1 trials in the store linked to one strategy."""
+        from .analyses import evidence as ev
+
+        item = ev.load_strategies().get(strategy_id)
+        with self.reading() as con:
+            rows = ev.query_strategy_trials(con, item) if ev.store_is_classified(con) else []
+        return frame(rows, {"nct_id": "str", "phase": "str", "status": "str",
+                            "start_year": "int", "title": "str", "matched": "str"})
+
+    def _strategy_rows(self, strategies) -> list[dict]:
+        from .analyses import evidence as ev
+
+        if not self.path.exists():
+            return ev.query_strategy_table(None, strategies)
+        with self.reading() as con:
+            usable = ev.store_is_classified(con)
+            return ev.query_strategy_table(con if usable else None, strategies)
+
+    # ------------------------------------------------------------------ report
+    def report(self, out: str | Path = "ici-atlas-report",
+               formats: Sequence[str] = ("png", "svg", "pdf"), on_step=None):
+        """Write the self-contained report (``index.html``, ``figures/``, ``tables/``) and
+        return its :class:`~ici_atlas.report.ReportResult`."""
+        from .report import render_report
+
+        return render_report(self.path, Path(out), on_step=on_step, formats=tuple(formats))
+
+
+# ---------------------------------------------------------------------- helpers
+
+def _landscape_rows(ls, con, kind: str, flt: TrialFilter, top, extra: dict) -> list[dict]:
+    if kind == "phases":
+        return ls.query_phases(con, flt)
+    if kind == "cancers":
+        return ls.query_cancers(con, flt, top=top)
+    if kind == "partners":
+        return ls.query_partners(con, flt, targets_only=bool(extra.get("targets_only")), top=top)
+    if kind == "bispecifics":
+        return ls.query_bispecifics(con, flt)
+    if kind == "years":
+        return ls.query_years(con, flt)
+    if kind == "sponsors":
+        return ls.query_sponsors(con, flt, by=extra.get("by") or "class", top=top)
+    return ls.query_countries(con, flt, top=top)
+
+
+def _event_row(event) -> dict[str, Any]:
+    row = event.as_row()
+    row["combination"] = list(event.combination)
+    row["pivotal_trial"] = list(event.pivotal_trial)
+    row["nct_id"] = list(event.nct_ids)
+    row["source"] = list(event.sources)
+    return row
+
+
+LINE_ALIASES = {"first": "first-line", "later": "later-line", "any": "any",
+                "first-line": "first-line", "later-line": "later-line"}
+
+
+def _select_arms(cancer, line, agent, target_class, include_unverified):
+    from .analyses import efficacy as ef
+    from .analyses.filters import normalize_target_class, resolve_agent
+
+    if line is not None:
+        key = str(line).strip().lower()
+        if key not in LINE_ALIASES:
+            raise invalid_choice("line", line, sorted(LINE_ALIASES), "Use e.g. --line first.")
+        line = LINE_ALIASES[key]
+    if cancer is not None:
+        groups = {g.casefold(): g for g in ef.cancer_group_ids()}
+        found = groups.get(str(cancer).strip().casefold())
+        if found is None:
+            raise invalid_choice("cancer group", cancer, sorted(groups.values()),
+                                 "Use a cancer group id such as NSCLC, melanoma or HCC.")
+        cancer = found
+    return ef.query_orr_arms(
+        tumor=cancer, line=line, agent=resolve_agent(agent) if agent else None,
+        target_class=normalize_target_class(target_class) if target_class else None,
+        include_unverified=include_unverified)
+
+
+def _by_keys(by: str | Sequence[str] | None) -> list[str]:
+    if by is None:
+        return []
+    if isinstance(by, str):
+        if by.strip().lower() in ("", "none"):
+            return []
+        return [b.strip() for b in by.split(",") if b.strip()]
+    return list(by)
