@@ -32,3 +32,15 @@ def test_every_data_file_is_documented():
     )
     missing = [f.name for f in files if f.name not in docs]
     assert not missing, f"data files not mentioned in docs/: {missing}"
+
+
+def test_readme_tour_is_current(shared_data, monkeypatch):
+    """The README's tour is the output of the current code on the shared records
+    (regenerate with `python scripts/readme_tour.py`)."""
+    import importlib.util
+
+    monkeypatch.setenv("ICI_ATLAS_SHARED_DATA", str(shared_data))
+    spec = importlib.util.spec_from_file_location("readme_tour", ROOT / "scripts" / "readme_tour.py")
+    tour = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tour)
+    assert tour.main(["--check"]) == 0, "README tour is stale: run `python scripts/readme_tour.py`"

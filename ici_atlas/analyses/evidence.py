@@ -152,8 +152,13 @@ class KnowledgeBase:
         for s in self.strategies:
             if s.id == strategy_id:
                 return s
+        from ..errors import suggest
+
+        close = suggest(strategy_id, [s.id for s in self.strategies])
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise InputError(
-            f"Invalid strategy {strategy_id!r}; expected one of the ids listed by `ici-atlas strategies`",
+            f"Invalid strategy {strategy_id!r}{hint}; expected one of the ids listed by "
+            "`ici-atlas strategies`",
             fix="run `ici-atlas strategies` to see the ids",
         )
 

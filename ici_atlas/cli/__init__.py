@@ -14,6 +14,7 @@ import click
 
 from .. import __version__
 from ..errors import IciAtlasError
+from .common import SuggestingGroup
 
 # Top-level command -> the module whose ``register(group)`` adds it. Modules are imported
 # only when one of their commands is used, so `ici-atlas fetch` does not pay for
@@ -53,7 +54,7 @@ _GROUP_PROVIDERS: dict[str, tuple[str, ...]] = {
 }
 
 
-class _Group(click.Group):
+class _Group(SuggestingGroup):
     """Click group that loads commands on demand and reports IciAtlasError as one line +
     fix, with an exit code per kind of error."""
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from ..analyses import approvals as ap
-from .common import atlas_for, export_options, fmt_of, info, output_options, show
+from .common import Choice, atlas_for, export_options, fmt_of, info, output_options, show
 from .export import export_group
 from .figures import figures_group
 
@@ -38,7 +38,7 @@ def events_option(func):
 @click.option("--cancer", "--tumor", "cancer", metavar="GROUP|TYPE",
               help="Only this cancer group (e.g. NSCLC) or finer cancer type (e.g. ASPS).")
 @click.option("--since", metavar="DATE", help="Only events on or after YYYY[-MM[-DD]].")
-@click.option("--status", type=click.Choice(ap.STATUSES), default=None,
+@click.option("--status", type=Choice(ap.STATUSES), default=None,
               help="Only events with this label status.")
 @click.option("--verified-only", is_flag=True, help="Leave out rows marked verified = no.")
 @click.option("--agents", "per_agent", is_flag=True,

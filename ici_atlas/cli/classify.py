@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from ..tables import text_cell
-from .common import atlas_for, db_option, export_options, info, show
+from .common import Choice, atlas_for, db_option, export_options, info, show
 from .export import export_group
 
 _MAX_PROBLEMS_SHOWN = 10
@@ -103,7 +103,7 @@ def _render_trial(t: dict) -> str:
 
 @click.command("trial")
 @click.argument("nct_id")
-@click.option("--format", "-f", "fmt", type=click.Choice(["text", "json"]), default="text",
+@click.option("--format", "-f", "fmt", type=Choice(["text", "json"]), default="text",
               show_default=True, help="Text for people, or JSON with every explanation row.")
 @click.option("--json", "as_json", is_flag=True, hidden=True, help="Deprecated: --format json.")
 @db_option

@@ -64,7 +64,7 @@ def output_options(func: Callable | None = None, *, formats: Sequence[str] = FOR
         f = click.option(*names, dest, type=click.Path(dir_okay=False, path_type=Path),
                          default=None, help="Write to FILE instead of stdout (needed for "
                          "parquet and xlsx).")(f)
-        return click.option("-f", "--format", "fmt", type=click.Choice(list(formats),
+        return click.option("-f", "--format", "fmt", type=Choice(list(formats),
                             case_sensitive=False), default=None, show_default=False,
                             help=f"Output format: {'|'.join(formats)} (default {default}).",
                             callback=_pick_format(default))(f)
@@ -128,3 +128,33 @@ def command_store(db_path: Path | None, read_only: bool = False):
     if ctx is not None:
         ctx.call_on_close(con.close)
     return con
+
+
+class Choice(click.Choice):
+    """``click.Choice`` that answers a misspelt value with the closest choice."""
+
+    def convert(self, value, param, ctx):
+        try:
+            return super().convert(value, param, ctx)
+        except click.BadParameter as exc:
+            from ..errors import suggest
+
+            close = suggest(str(value), [str(c) for c in self.choices])
+            if close:
+                exc.message = f"{exc.message} (did you mean {close[0]!r}?)"
+            raise
+
+
+class SuggestingGroup(click.Group):
+    """A command group that answers a misspelt subcommand with the closest one."""
+
+    def resolve_command(self, ctx, args):
+        name = args[0] if args else None
+        if name and not name.startswith("-") and self.get_command(ctx, name) is None:
+            from ..errors import suggest
+
+            close = suggest(name, self.list_commands(ctx))
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            ctx.fail(f"No such command {name!r}.{hint} "
+                     f"(commands: {', '.join(self.list_commands(ctx))})")
+        return super().resolve_command(ctx, args)

@@ -9,7 +9,7 @@ import click
 
 from ..analyses import efficacy as ef
 from ..api import LINE_ALIASES
-from .common import atlas_for, export_options, fmt_of, info, output_options, show
+from .common import Choice, atlas_for, export_options, fmt_of, info, output_options, show
 from .export import export_group
 from .figures import figures_group
 
@@ -66,10 +66,10 @@ def _write_figures(arms, out: Path, by, method, test) -> None:
                    "arms apart), group (cancer group), line, agent, class, detail, trial; "
                    "'none' pools everything selected.")
 @click.option("--method", default="REML", show_default=True,
-              type=click.Choice(["REML", "DL", "PM", "ML", "EB", "SJ", "HE", "HS", "FE", "GLMM"],
+              type=Choice(["REML", "DL", "PM", "ML", "EB", "SJ", "HE", "HS", "FE", "GLMM"],
                                 case_sensitive=False),
               help="Between-study variance estimator, or GLMM (random-intercept logistic model).")
-@click.option("--test", type=click.Choice(["knha", "z"]), default="knha", show_default=True,
+@click.option("--test", type=Choice(["knha", "z"]), default="knha", show_default=True,
               help="Confidence intervals by Hartung-Knapp-Sidik-Jonkman (t) or Wald (z).")
 @click.option("--arms", "show_arms", is_flag=True,
               help="List the selected arms instead of pooling them.")

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import click
 
-export_group = click.Group(
+from .common import SuggestingGroup
+
+export_group = SuggestingGroup(
     "export",
     help=(
         "Write a dataset to stdout or a file (CSV, TSV, JSON, Parquet).\n\n"

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import click
 
-figures_group = click.Group(
+from .common import SuggestingGroup
+
+figures_group = SuggestingGroup(
     "figures",
     help=(
         "Write the review's figures as PNG and SVG.\n\n"

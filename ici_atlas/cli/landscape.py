@@ -9,7 +9,7 @@ from typing import Callable
 import click
 
 from ..progress import Progress
-from .common import atlas_for, db_option, info, output_options, show
+from .common import Choice, SuggestingGroup, atlas_for, db_option, info, output_options, show
 from .export import export_group
 from .figures import figures_group
 
@@ -93,7 +93,7 @@ def _figures(atlas, flt, names, out: Path, top: int = 12,
         info(f"wrote {path}")
 
 
-@click.group("landscape")
+@click.group("landscape", cls=SuggestingGroup)
 def landscape_group() -> None:
     """The PD-1/PD-L1 trial landscape (review Figures 2 and 5), from the classified store.
 
@@ -211,7 +211,7 @@ def years_cmd(target_class, cancers, phases, agents, partners, since, until, pos
 
 @landscape_group.command("sponsors")
 @filter_options
-@click.option("--by", type=click.Choice(["class", "name"]), default="class", show_default=True,
+@click.option("--by", type=Choice(["class", "name"]), default="class", show_default=True,
               help="Group by lead-sponsor class (INDUSTRY, NIH, OTHER ...) or sponsor name.")
 @click.option("--top", type=int, default=None, metavar="N",
               help="Show the N largest and fold the rest into 'Others'.")
@@ -266,7 +266,7 @@ def _figures_command(path: str) -> click.Command:
                   help="Folder to write the figures into (created if missing).")
     @click.option("--top", type=int, default=12, show_default=True, metavar="N",
                   help="Bars shown in the ranked figures before 'Others'.")
-    @click.option("--figure-format", "--format", "formats", type=click.Choice(["png", "svg", "pdf"]),
+    @click.option("--figure-format", "--format", "formats", type=Choice(["png", "svg", "pdf"]),
                   multiple=True, help="File format(s) to write (default: png and svg).")
     @filter_options
     @db_option
@@ -286,7 +286,7 @@ landscape_group.add_command(_figures_command("landscape figures"))
 
 
 @export_group.command("landscape")
-@click.option("--format", "fmt", type=click.Choice(["parquet", "csv"]), default="parquet",
+@click.option("--format", "fmt", type=Choice(["parquet", "csv"]), default="parquet",
               show_default=True, help="File format of the tables.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Folder to write landscape_<analysis>.<format> into.")

@@ -28,10 +28,10 @@ from ..sources.pubmed_xml import ParseProblem
 from ..review.search import parse_date, plan_search, run_search
 from ..review.simulate import load_labelled_csv, simulate_random, simulate_screening
 from ..sources.pubmed_api import EutilsClient
-from .common import command_store, db_option, emit, fmt_of, info, output_options
+from .common import Choice, SuggestingGroup, command_store, db_option, emit, fmt_of, info, output_options
 
 
-@click.group("lit")
+@click.group("lit", cls=SuggestingGroup)
 def lit_group() -> None:
     """Systematic literature search, screening and PRISMA flow.
 
@@ -90,8 +90,13 @@ def simulate_command(labels_path: Path, seed: int, batch_size: int, curve: bool,
 @click.option("--api-key", envvar="NCBI_API_KEY", help="NCBI API key (raises the limit to 10 requests/s).")
 @click.option("--email", envvar="NCBI_EMAIL", help="Contact e-mail sent to NCBI as asked by its usage policy.")
 @click.option("--batch", default=500, show_default=True, help="Records per EFetch request.")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=60.0,
+              show_default=True, help="Seconds to wait for one whole response.")
+@click.option("--retries", type=click.IntRange(0, 50), default=5, show_default=True,
+              help="Retries per request on 429/5xx/timeouts.")
 @db_option
-def search_command(query, mindate, maxdate, dry_run, api_url, api_key, email, batch, db_path):
+def search_command(query, mindate, maxdate, dry_run, api_url, api_key, email, batch, timeout,
+                   retries, db_path):
     """Search PubMed and store every record found, reconciling the count.
 
     ESearch gives at most 9,999 IDs per query, so the search is split by publication
@@ -102,7 +107,10 @@ def search_command(query, mindate, maxdate, dry_run, api_url, api_key, email, ba
     Example:
       ici-atlas lit search '(pembrolizumab OR nivolumab) AND "objective response"' --mindate 2014 --dry-run
     """
+    from ..sources.http import RetryPolicy
+
     client = EutilsClient(config.pubmed_api_url(api_url), api_key=api_key, email=email,
+                          timeout=timeout, retry=RetryPolicy(max_retries=retries),
                           on_retry=lambda msg, _wait: info(msg))
     try:
         plan = plan_search(client, query, parse_date(mindate, "mindate"), parse_date(maxdate, "maxdate"))
@@ -167,7 +175,7 @@ def prescreen_command(db_path):
 
 
 @lit_group.command("screen")
-@click.option("--stage", type=click.Choice(["title-abstract", "full-text"]), default="title-abstract",
+@click.option("--stage", type=Choice(["title-abstract", "full-text"]), default="title-abstract",
               show_default=True)
 @click.option("--reviewer", required=True, help="Your name, logged with every decision.")
 @click.option("--seed", default=0, show_default=True)
@@ -197,7 +205,7 @@ def screen_command(stage, reviewer, seed, db_path):
         if r.abstract:
             click.echo(textwrap.fill(r.abstract, 100))
         keys = "i/e/s/n/q" if stage == "full-text" else "i/e/s/q"
-        choice = click.prompt(f"Decision ({keys})", type=click.Choice(keys.split("/")), show_choices=False)
+        choice = click.prompt(f"Decision ({keys})", type=Choice(keys.split("/")), show_choices=False)
         if choice == "q":
             info(f"Stopped. {done} decisions made this session; run the same command to resume.")
             return
@@ -267,9 +275,9 @@ def prisma_command(figure_dir, as_json, db_path):
 
 
 @lit_group.command("export")
-@click.option("--format", "out_format", type=click.Choice(["csv", "ris", "orr-template"]), default="csv",
+@click.option("--format", "out_format", type=Choice(["csv", "ris", "orr-template"]), default="csv",
               show_default=True)
-@click.option("--stage", type=click.Choice(["all", "included"]), default="all", show_default=True,
+@click.option("--stage", type=Choice(["all", "included"]), default="all", show_default=True,
               help="Every unique record, or only those included at full text.")
 @db_option
 def export_command(out_format, stage, db_path):

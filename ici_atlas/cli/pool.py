@@ -9,7 +9,7 @@ import click
 
 from ..meta.tau2 import METHODS
 from ..meta.transforms import MEASURES
-from .common import fmt_of, info, output_options, show
+from .common import Choice, fmt_of, info, output_options, show
 
 
 @click.command("pool")
@@ -20,11 +20,11 @@ from .common import fmt_of, info, output_options, show
               help="Column with the number of events (e.g. responders).")
 @click.option("--total", "total_col", required=True, metavar="COL",
               help="Column with the number of patients.")
-@click.option("--measure", type=click.Choice(MEASURES, case_sensitive=False), default="PLO",
+@click.option("--measure", type=Choice(MEASURES, case_sensitive=False), default="PLO",
               show_default=True, help="Transformation (metafor escalc measure).")
-@click.option("--method", type=click.Choice(list(METHODS) + ["GLMM"], case_sensitive=False),
+@click.option("--method", type=Choice(list(METHODS) + ["GLMM"], case_sensitive=False),
               default="REML", show_default=True, help="tau² estimator, FE, or GLMM.")
-@click.option("--test", type=click.Choice(["z", "knha"]), default="z", show_default=True,
+@click.option("--test", type=Choice(["z", "knha"]), default="z", show_default=True,
               help="Wald (z) or Hartung-Knapp-Sidik-Jonkman (knha) intervals.")
 @click.option("--level", type=click.FloatRange(0, 1, min_open=True, max_open=True),
               default=0.95, show_default=True, help="Confidence level.")

@@ -15,7 +15,7 @@ from ..store import db
 from ..analyses import evidence as ev
 from ..errors import InputError
 from ..tables import frame
-from .common import atlas_for, db_option, fmt_of, info, output_options, resolve_db, show
+from .common import SuggestingGroup, atlas_for, db_option, fmt_of, info, output_options, resolve_db, show
 from .figures import figures_group
 
 NEEDS_TRIALS = (
@@ -54,7 +54,7 @@ STRATEGY_COLUMNS = [
 TABLE_COLUMNS = ["id", "category", "intervention", "evidence_level", "references", "trials", "highest_phase", "by_phase"]
 
 
-@click.group("strategies", invoke_without_command=True)
+@click.group("strategies", cls=SuggestingGroup, invoke_without_command=True)
 @click.option("--category", metavar="C", help="Only this Figure 6 category (name or part of it).")
 @click.option("--target", metavar="T", help="Only strategies whose target, intervention, class or agent mentions T.")
 @click.option("--phenotype", metavar="P",

@@ -45,6 +45,24 @@ class Retryable(Exception):
         self.retry_after = retry_after
 
 
+def _name_not_resolved(exc: BaseException) -> bool:
+    """True when a connection failed because the host name has no DNS answer."""
+    import socket
+
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, socket.gaierror):
+            return True
+        text = str(exc)
+        if ("Name or service not known" in text or "nodename nor servname" in text
+                or "Temporary failure in name resolution" in text
+                or "No address associated with hostname" in text):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
     """Seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date)."""
     if not value:
@@ -112,6 +130,13 @@ class PoliteHttp:
         except httpx.TimeoutException as exc:
             raise Retryable(f"timeout after {self.timeout:g} s ({type(exc).__name__})") from exc
         except httpx.TransportError as exc:
+            if _name_not_resolved(exc):  # no DNS answer: retrying will not help, say so now
+                host = httpx.URL(url).host
+                raise SourceError(
+                    f"{self.source_name}: cannot resolve the host {host!r} (no DNS answer; "
+                    "offline, or a wrong address?)",
+                    fix="Check the network and the API address (--api-url); a dry run shows "
+                        "the request without sending it.") from None
             raise Retryable(f"connection error ({type(exc).__name__}: {exc})") from exc
         if resp.status_code in RETRY_STATUSES:
             raise Retryable(f"HTTP {resp.status_code}", parse_retry_after(resp.headers.get("Retry-After")))
