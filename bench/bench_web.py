@@ -74,7 +74,7 @@ def build_base(ctgov: Path, db_path: Path) -> dict:
 def replicate_sql(base_db: Path, db_path: Path, n: int) -> dict:
     """Copy the base store's derived tables to ``n`` trials (NCT IDs rewritten)."""
     from ici_atlas.store import db
-    from ici_atlas.concepts.classify import DERIVED_SCHEMA
+    from ici_atlas.store.schema import DERIVED
 
     t0 = time.perf_counter()
     con = db.connect(db_path)
@@ -91,7 +91,7 @@ def replicate_sql(base_db: Path, db_path: Path, n: int) -> dict:
                      FROM base.trials) b, range(?) c(k)
                WHERE c.k * ? + b.i < ?""",
             [n_base, NCT_BASE, n_base, copies, n_base, n])
-        for table, columns in DERIVED_SCHEMA.items():
+        for table, columns in DERIVED.items():
             con.execute(f"CREATE TABLE {table} ({columns})")
             con.execute(f"INSERT INTO {table} SELECT t.* REPLACE (m.new_id AS nct_id) "
                         f"FROM base.{table} t JOIN idmap m ON t.nct_id = m.base_id "

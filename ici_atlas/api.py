@@ -60,6 +60,7 @@ QUARANTINE_TABLE: dict[str, str] = {
 }
 APPROVAL_EVENT_TABLE: dict[str, str] = {
     "event_id": "str", "agent": "str", "agency": "str", "date": "str", "status": "str",
+    "status_date": "str",
     "indication": "str", "cancer_group": "str", "cancer_type": "str", "line": "str",
     "biomarker": "str", "combination": "list", "approval_type": "str", "pivotal_trial": "list",
     "nct_id": "list", "source": "list", "verified": "bool", "moalmanac_id": "str",
@@ -71,21 +72,27 @@ APPROVAL_AGENT_TABLE: dict[str, str] = {
     "n_cancer_groups": "int", "n_cancer_types": "int", "first_verified": "bool",
 }
 APPROVAL_SUMMARY_TABLE: dict[str, str] = {
-    "metric": "str", "description": "str", "data": "int", "data_verified_only": "int",
-    "review": "int", "difference": "int",
+    "metric": "str", "description": "str", "review": "int", "data_review_date": "int",
+    "data": "int", "data_verified_only": "int", "difference": "int", "why": "str",
 }
 ORR_POOLED_TABLE: dict[str, str] = {
     "k": "int", "patients": "int", "responders": "int", "orr": "float", "ci_lb": "float",
     "ci_ub": "float", "pi_lb": "float", "pi_ub": "float", "i2": "float", "tau2": "float",
-    "method": "str", "trials": "list",
+    "method": "str", "trials": "list", "small_k": "bool", "note": "str",
+}
+ORR_REVIEW_TABLE: dict[str, str] = {
+    "statement": "str", "line": "str", "review": "str", "review_low": "float",
+    "review_high": "float", "ours": "str", "agrees": "bool",
 }
 ORR_ARM_TABLE: dict[str, str] = {
     "trial": "str", "arm": "str", "nct_id": "str", "pmid": "str", "doi": "str", "agent": "str",
     "target_class": "str", "tumor_group": "str", "tumor_detail": "str", "line": "str",
     "setting": "str", "biomarker_selection": "str", "phase": "str", "n_evaluable": "int",
     "responders": "int", "orr_percent": "str", "response_criteria": "str",
-    "data_cutoff": "str", "where_read": "str", "derivation": "str", "verified": "bool",
-    "source": "str", "notes": "str",
+    "data_cutoff": "str", "endpoint": "str", "population": "str", "data_cut": "str",
+    "published": "str", "pooled": "bool", "where_read": "str", "derivation": "str",
+    "verified": "bool", "source": "str", "notes": "str", "in_default_pool": "bool",
+    "left_out_because": "str",
 }
 STRATEGY_TABLE: dict[str, str] = {
     "id": "str", "category": "str", "subcategory": "str", "section": "str", "mechanism": "str",
@@ -272,13 +279,15 @@ class Atlas:
     def approval_events(self, agent: str | None = None, agency: str | None = None,
                         cancer: str | None = None, since: str | None = None,
                         status: str | None = None, verified_only: bool = False,
-                        events: str | Path | None = None) -> pd.DataFrame:
+                        as_of: str | None = None, events: str | Path | None = None
+                        ) -> pd.DataFrame:
         """Approval events of PD-1/PD-L1 inhibitors (one row per agent, agency, date and
-        indication), each with its sources. No store needed."""
+        indication), each with its sources. ``as_of``: the events approved by that date,
+        with the status they had then. No store needed."""
         from .analyses import approvals as ap
 
         rows = ap.query_approvals(ap.load_approval_events(events), agent, agency, cancer, since,
-                                  status, verified_only)
+                                  status, verified_only, as_of)
         return frame([_event_row(e) for e in rows], APPROVAL_EVENT_TABLE)
 
     def approvals(self, **filters: Any) -> pd.DataFrame:
@@ -291,37 +300,71 @@ class Atlas:
         chosen = ap.query_approvals(events, **filters) if filters else list(events)
         return frame(ap.summarize_agents(chosen), APPROVAL_AGENT_TABLE)
 
-    def approval_summary(self, events: str | Path | None = None) -> pd.DataFrame:
-        """The review's headline approval counts recomputed from the events, beside the
-        values the review states."""
+    def approval_summary(self, as_of: str | None = None,
+                         events: str | Path | None = None) -> pd.DataFrame:
+        """The review's headline approval counts: the review's value, ours as of the
+        review's date (2025-04-30), ours today (or as of ``as_of``), from verified rows
+        only, and why they differ."""
         from .analyses import approvals as ap
 
-        return frame(ap.summarize_counts(ap.load_approval_events(events)), APPROVAL_SUMMARY_TABLE)
+        return frame(ap.summarize_counts(ap.load_approval_events(events), as_of=as_of),
+                     APPROVAL_SUMMARY_TABLE)
 
     # ------------------------------------------------------------------ efficacy
     def orr_arms(self, cancer: str | None = None, line: str | None = None,
                  agent: str | None = None, target_class: str | None = None,
-                 include_unverified: bool = False) -> pd.DataFrame:
-        """The curated monotherapy arms with their responders, patients and sources."""
-        arms = _select_arms(cancer, line, agent, target_class, include_unverified)
+                 include_unverified: bool = False, include_haematological: bool = False,
+                 include_subgroups: bool = False, every_row: bool = False) -> pd.DataFrame:
+        """The curated monotherapy arms that enter the pool for these filters (by default
+        the review's scope: verified, objective response, advanced disease, primary
+        population, the pooled data cut, solid tumours), with their counts and sources.
+        ``every_row``: every row matching the filters, with ``left_out_because``."""
+        arms = _select_arms(cancer, line, agent, target_class, include_unverified,
+                            include_haematological, include_subgroups, every_row)
         return frame([a.to_row() for a in arms], ORR_ARM_TABLE)
 
     def orr(self, by: str | Sequence[str] = ("tumor", "line"), method: str = "REML",
             test: str = "knha", measure: str = "PLO", level: float = 0.95,
             cancer: str | None = None, line: str | None = None, agent: str | None = None,
-            target_class: str | None = None, include_unverified: bool = False) -> pd.DataFrame:
+            target_class: str | None = None, include_unverified: bool = False,
+            include_haematological: bool = False, include_subgroups: bool = False
+            ) -> pd.DataFrame:
         """Pooled objective response rate of PD-1/PD-L1 monotherapy per subgroup (logit,
-        REML, Hartung–Knapp by default), proportions on the 0–1 scale."""
+        REML, Hartung–Knapp by default), proportions on the 0–1 scale; groups of k <= 2
+        arms are flagged (``small_k``, ``note``)."""
         from .analyses import efficacy as ef
 
         keys = _by_keys(by)
-        arms = _select_arms(cancer, line, agent, target_class, include_unverified)
+        arms = _select_arms(cancer, line, agent, target_class, include_unverified,
+                            include_haematological, include_subgroups)
         rows = ef.pool_orr(arms, by=keys, method=method, test=test, measure=measure, level=level)
         for r in rows:
             r["trials"] = [t for t in r["trials"].split("; ") if t]
         spec = {k: "str" for k in keys}
         spec.update(ORR_POOLED_TABLE)
         return frame(rows, spec)
+
+    def orr_left_out(self, cancer: str | None = None, line: str | None = None,
+                     agent: str | None = None, target_class: str | None = None,
+                     include_unverified: bool = False, include_haematological: bool = False,
+                     include_subgroups: bool = False) -> pd.DataFrame:
+        """How many curated rows matching the filters are not in the pool, and why."""
+        from .analyses import efficacy as ef
+
+        counts = ef.left_out_counts(
+            **_arm_filters(cancer, line, agent, target_class), include_unverified=include_unverified,
+            include_haematological=include_haematological, include_subgroups=include_subgroups)
+        return frame([{"reason": k, "rows": v} for k, v in counts.items()],
+                     {"reason": "str", "rows": "int"})
+
+    def orr_review(self, include_unverified: bool = False) -> pd.DataFrame:
+        """The review's stated ORRs (ranges per line; MCC, cSCC, MSI-H CRC; gastric and
+        liver) beside ours from the default pool."""
+        from .analyses import efficacy as ef
+
+        arms = _select_arms(None, None, None, None, include_unverified)
+        rows = ef.compare_with_review(ef.pool_orr(arms, by=["tumor", "line"]), arms)
+        return frame(rows, ORR_REVIEW_TABLE)
 
     # ------------------------------------------------------------------ strategies
     def strategies(self, category: str | None = None, target: str | None = None,
@@ -396,10 +439,12 @@ def _event_row(event) -> dict[str, Any]:
 
 
 LINE_ALIASES = {"first": "first-line", "later": "later-line", "any": "any",
-                "first-line": "first-line", "later-line": "later-line"}
+                "first-line": "first-line", "later-line": "later-line",
+                "maintenance": "maintenance", "neoadjuvant": "neoadjuvant",
+                "adjuvant": "adjuvant"}
 
 
-def _select_arms(cancer, line, agent, target_class, include_unverified):
+def _arm_filters(cancer, line, agent, target_class) -> dict:
     from .analyses import efficacy as ef
     from .analyses.filters import normalize_target_class, resolve_agent
 
@@ -415,10 +460,20 @@ def _select_arms(cancer, line, agent, target_class, include_unverified):
             raise invalid_choice("cancer group", cancer, sorted(groups.values()),
                                  "Use a cancer group id such as NSCLC, melanoma or HCC.")
         cancer = found
-    return ef.query_orr_arms(
-        tumor=cancer, line=line, agent=resolve_agent(agent) if agent else None,
-        target_class=normalize_target_class(target_class) if target_class else None,
-        include_unverified=include_unverified)
+    return dict(tumor=cancer, line=line, agent=resolve_agent(agent) if agent else None,
+                target_class=normalize_target_class(target_class) if target_class else None)
+
+
+def _select_arms(cancer, line, agent, target_class, include_unverified=False,
+                 include_haematological=False, include_subgroups=False, every_row=False):
+    from .analyses import efficacy as ef
+
+    filters = _arm_filters(cancer, line, agent, target_class)
+    if every_row:
+        return ef.select_arms(**filters)
+    return ef.query_orr_arms(**filters, include_unverified=include_unverified,
+                             include_haematological=include_haematological,
+                             include_subgroups=include_subgroups)
 
 
 def _by_keys(by: str | Sequence[str] | None) -> list[str]:

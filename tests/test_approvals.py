@@ -92,7 +92,7 @@ def test_partial_dates_are_kept_partial(events):
 # --------------------------------------------------------------------------- loader errors
 
 HEADER = "\t".join(ap.COLUMNS)
-GOOD = ("x-fda-01\tpembrolizumab\tFDA\t2014-09-04\tactive\tMelanoma\tmelanoma\tmelanoma\t"
+GOOD = ("x-fda-01\tpembrolizumab\tFDA\t2014-09-04\tactive\t\tMelanoma\tmelanoma\tmelanoma\t"
         "later-line\t\t\t\t\t\thttps://example.org/a\tyes\t\t")
 
 
@@ -116,6 +116,7 @@ def test_a_valid_row_loads(tmp_path):
     ("source", "", "source"),
     ("nct_id", "NCT123", "nct_id"),
     ("verified", "maybe", "verified"),
+    ("status_date", "2015-01", "status_date"),       # an active event has no end date
 ])
 def test_bad_cells_are_reported_with_row_field_and_value(tmp_path, field, value, needle):
     cells = dict(zip(ap.COLUMNS, GOOD.split("\t")))
@@ -125,6 +126,15 @@ def test_bad_cells_are_reported_with_row_field_and_value(tmp_path, field, value,
         ap.parse_approval_events(path)
     assert "row 2" in str(err.value) and needle in str(err.value)
     assert err.value.fix
+
+
+def test_ended_events_need_a_valid_end_date(tmp_path):
+    cells = dict(zip(ap.COLUMNS, GOOD.split("\t")))
+    cells["status"] = "withdrawn"
+    for end, needle in (("", "needs the date"), ("2013", "before the event's date")):
+        cells["status_date"] = end
+        with pytest.raises(VocabularyError, match=needle):
+            ap.parse_approval_events(_write(tmp_path, "\t".join(cells[c] for c in ap.COLUMNS)))
 
 
 def test_duplicate_event_ids_are_rejected(tmp_path):
@@ -178,8 +188,9 @@ def test_agent_summary_rows(events):
 def _event(agent, agency="FDA", when="2020-01-01", group="NSCLC", ctype="NSCLC", status="active",
            verified=True, n=[0]):
     n[0] += 1
-    return ap.ApprovalEvent(f"e{n[0]}", agent, agency, ap.PartialDate.parse(when), status, "x",
-                            group, ctype, "first-line", "", (), "", (), (), ("https://x",),
+    ended = None if status == "active" else ap.PartialDate.parse("2021-01-01")
+    return ap.ApprovalEvent(f"e{n[0]}", agent, agency, ap.PartialDate.parse(when), status, ended,
+                            "x", group, ctype, "first-line", "", (), "", (), (), ("https://x",),
                             verified, "", "")
 
 
@@ -206,6 +217,7 @@ def test_summary_compares_with_the_review_and_leaves_out_unverified_rows(events)
     assert set(rows) == {rv.metric for rv in ap.REVIEW_VALUES}
     for r in rows.values():
         assert r["difference"] == r["data"] - r["review"]
+        assert r["data_review_date"] <= r["data"] or r["metric"].startswith("first_")
     unverified = [e for e in events if not e.verified]
     assert unverified, "the curated file flags rows it could not verify"
     verified_only = ap.compute_counts([e for e in events if e.verified])
@@ -217,9 +229,42 @@ def test_curated_counts_are_internally_consistent(events):
     assert counts["agents_pd1"] + counts["agents_pdl1"] == counts["agents"]
     assert sum(counts[k] for k in ("first_fda", "first_nmpa", "first_japan", "first_europe",
                                    "first_russia", "first_other")) == counts["agents"]
-    # 32 = the review's count of approved agents, reproduced by the curated rows
-    # (docs/approvals.md lists them); this pins the curation, not the code.
-    assert counts["agents"] == 32
+    # 32 = the review's count of approved agents, reproduced by the curated rows as of the
+    # review's date (docs/approvals.md lists them); this pins the curation, not the code.
+    assert ap.compute_counts(ap.events_as_of(events, ap.REVIEW_AS_OF))["agents"] == 32
+    # after it: subcutaneous pembrolizumab (Keytruda Qlex, FDA 2025-09-19)
+    assert counts["agents"] == 33
+
+
+def test_as_of_keeps_what_was_approved_then_with_the_status_it_had(events):
+    then = {e.event_id: e for e in ap.events_as_of(events, "2020-12-31")}
+    assert all(e.date.first_day() <= date(2020, 12, 31) for e in then.values())
+    # atezolizumab's first urothelial approval (2016) was withdrawn in 2021: active at the end of 2020
+    assert then["atezolizumab-fda-01"].status == "active"
+    assert {e.status for e in ap.events_as_of(events, None) if e.event_id == "atezolizumab-fda-01"} == {"withdrawn"}
+    assert "pembrolizumab-sc-fda-01" not in then
+    counts = ap.compute_counts(list(then.values()))
+    assert counts["agents"] < 32 and counts["atezolizumab_indications"] >= 1
+
+
+def test_summary_explains_every_difference_from_the_review(events):
+    """Every count that differs from the review as of the review's date has a curated note,
+    and no note outlives its difference; every change after it is listed."""
+    rows = ap.summarize_counts(events)
+    differ_then = {r["metric"] for r in rows if r["data_review_date"] != r["review"]}
+    assert differ_then == set(ap.REVIEW_NOTES)
+    for r in rows:
+        if r["data"] != r["review"] or r["data_review_date"] != r["review"]:
+            assert r["why"], r["metric"]
+    agents = next(r for r in rows if r["metric"] == "agents")
+    assert "pembrolizumab-sc" in agents["why"]
+
+
+def test_review_date_counts_reproduce_the_review(events):
+    """As of 2025-04-30 the data give the review's numbers except where a note says why."""
+    rows = ap.summarize_counts(events)
+    same = [r["metric"] for r in rows if r["data_review_date"] == r["review"]]
+    assert len(same) >= 15, same
 
 
 def test_agents_per_cancer_type_and_indications(events):

@@ -44,21 +44,28 @@ def test_export_to_file_and_json(tmp_path):
     assert list(data[0])[: len(SPEC_COLUMNS)] == SPEC_COLUMNS
 
 
-def test_export_filter_keeps_verified_only_unless_asked():
-    default = _csv(run("export", "orr-arms", "--tumor", "HCC").stdout)
-    everything = _csv(run("export", "orr-arms", "--tumor", "HCC", "--include-unverified").stdout)
-    assert {r["verified"] for r in default} == {"yes"}
-    assert len(everything) > len(default)
+def test_export_writes_every_row_and_says_which_are_pooled():
+    rows = _csv(run("export", "orr-arms", "--tumor", "HCC").stdout)
+    assert {r["verified"] for r in rows} == {"yes", "no"}
+    pooled = [r for r in rows if r["in_default_pool"] == "yes"]
+    assert pooled and all(r["left_out_because"] == "" for r in pooled)
+    assert all(r["left_out_because"] for r in rows if r["in_default_pool"] == "no")
+    assert len(pooled) == len(ef.query_orr_arms(tumor="HCC"))
 
 
-def test_orr_default_table_uses_verified_rows():
-    result = run("orr", "--csv")
+def test_orr_default_table_is_the_default_pool_and_says_what_was_left_out():
+    result = run("orr", "--format", "csv")
     assert result.exit_code == 0, result.output
     rows = _csv(result.stdout)
     assert rows and list(rows[0])[:3] == ["tumor", "line", "k"]
-    verified = [a for a in ef.load_orr_arms() if a.verified]
-    assert sum(int(r["k"]) for r in rows) == len(verified)
-    assert sum(int(r["patients"]) for r in rows) == sum(a.n_evaluable for a in verified)
+    pool = ef.query_orr_arms()
+    assert sum(int(r["k"]) for r in rows) == len(pool)
+    assert sum(int(r["patients"]) for r in rows) == sum(a.n_evaluable for a in pool)
+    left = ef.left_out_counts()
+    assert f"left out: {sum(left.values())} rows" in result.stderr
+    assert "haematological malignancy" in result.stderr and "(0 unverified)" in result.stderr
+    listed = _csv(run("orr", "--left-out", "--format", "csv").stdout)
+    assert len(listed) == sum(left.values())
 
 
 def test_orr_filters():

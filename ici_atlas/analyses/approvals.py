@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
@@ -22,13 +22,17 @@ from typing import Iterable, Sequence
 
 from ..errors import InputError, VocabularyError
 from ..vocab import load_agents
-from ..vocab.tsv import Row, normalize_name, read_rows
+from ..vocab.tsv import Row, read_rows
 
 APPROVALS_FILE = "approval_events.tsv"
 REVIEW_CITATION = "Cancer Drug Resist. 2026;9:18"
+#: The date the review's counts are compared at: its ClinicalTrials.gov search ran "by April
+#: 2025" and it states no other cut-off for approvals (docs/approvals.md).
+REVIEW_AS_OF = "2025-04-30"
 
 COLUMNS = (
-    "event_id", "agent", "agency", "date", "status", "indication", "cancer_group", "cancer_type",
+    "event_id", "agent", "agency", "date", "status", "status_date", "indication", "cancer_group",
+    "cancer_type",
     "line", "biomarker", "combination", "approval_type", "pivotal_trial", "nct_id", "source",
     "verified", "moalmanac_id", "notes",
 )
@@ -81,6 +85,19 @@ class PartialDate:
         date(year, month or 1, day or 1)  # raises ValueError for 2021-02-30, month 13 ...
         return cls(year, month, day)
 
+    def first_day(self) -> date:
+        """The earliest day the date can mean (2021-06 -> 2021-06-01)."""
+        return date(self.year, self.month or 1, self.day or 1)
+
+    def last_day(self) -> date:
+        """The latest day the date can mean (2021-06 -> 2021-06-30, 2021 -> 2021-12-31)."""
+        if self.day:
+            return date(self.year, self.month, self.day)
+        if self.month:
+            nxt = date(self.year + self.month // 12, self.month % 12 + 1, 1)
+            return date.fromordinal(nxt.toordinal() - 1)
+        return date(self.year, 12, 31)
+
     @property
     def precision(self) -> str:
         return "day" if self.day else "month" if self.month else "year"
@@ -102,6 +119,7 @@ class ApprovalEvent:
     agency: str
     date: PartialDate
     status: str
+    status_date: PartialDate | None
     indication: str
     cancer_group: str
     cancer_type: str
@@ -129,7 +147,9 @@ class ApprovalEvent:
         """Flat dict for tables and exports (dates as text, lists joined by ';')."""
         return {
             "event_id": self.event_id, "agent": self.agent, "agency": self.agency,
-            "date": str(self.date), "status": self.status, "indication": self.indication,
+            "date": str(self.date), "status": self.status,
+            "status_date": str(self.status_date) if self.status_date else "",
+            "indication": self.indication,
             "cancer_group": self.cancer_group, "cancer_type": self.cancer_type, "line": self.line,
             "biomarker": self.biomarker, "combination": "; ".join(self.combination),
             "approval_type": self.approval_type, "pivotal_trial": "; ".join(self.pivotal_trial),
@@ -169,6 +189,23 @@ def _parse_event(row: Row, agent_ids: frozenset[str], groups: frozenset[str]) ->
         when = PartialDate.parse(text)
     except ValueError as exc:
         raise row.error("date", text, str(exc), "write YYYY-MM-DD, or YYYY-MM if the day is unknown")
+    status = row.choice("status", STATUSES)
+    ended = row.text("status_date")
+    status_date = None
+    if ended:
+        try:
+            status_date = PartialDate.parse(ended)
+        except ValueError as exc:
+            raise row.error("status_date", ended, str(exc), "write YYYY-MM-DD, YYYY-MM or YYYY")
+        if status == "active":
+            raise row.error("status_date", ended, "an active event has no end date",
+                            "empty status_date, or set status to superseded/withdrawn")
+        if status_date.last_day() < when.first_day():
+            raise row.error("status_date", ended, f"before the event's date {when}",
+                            "check both dates")
+    elif status != "active":
+        raise row.error("status_date", "", f"a {status} event needs the date it stopped being "
+                        "active", "give the superseding event's date or the withdrawal date")
     group = row.text("cancer_group", required=True)
     if group not in groups:
         raise row.error("cancer_group", group, "not a cancer group of the trial classifier",
@@ -187,7 +224,8 @@ def _parse_event(row: Row, agent_ids: frozenset[str], groups: frozenset[str]) ->
         agent=agent,
         agency=row.choice("agency", AGENCIES),
         date=when,
-        status=row.choice("status", STATUSES),
+        status=status,
+        status_date=status_date,
         indication=row.text("indication", required=True),
         cancer_group=group,
         cancer_type=row.text("cancer_type", required=True),
@@ -251,13 +289,9 @@ def load_approval_events(path: str | Path | None = None) -> tuple[ApprovalEvent,
 
 def _agent_ids_for(name: str) -> set[str]:
     """Agent ids a user's name refers to: an agent_id, INN, code name or brand (any case)."""
-    key = normalize_name(name)
-    hits = {a.agent_id for a in load_agents()
-            if key == normalize_name(a.agent_id) or key in {normalize_name(n) for n in a.names()}}
-    if not hits:
-        raise InputError(f"Unknown agent {name!r}",
-                         fix="use an INN, code name or brand, e.g. --agent pembrolizumab")
-    return hits
+    from .filters import resolve_agent
+
+    return {resolve_agent(name)}
 
 
 def query_approvals(
@@ -268,14 +302,16 @@ def query_approvals(
     since: str | None = None,
     status: str | None = None,
     verified_only: bool = False,
+    as_of: str | date | None = None,
 ) -> list[ApprovalEvent]:
-    """Events matching every given filter, in date order.
+    """Events matching every given filter, in date order; with ``as_of``, the events approved
+    by that date with the status they had then (:func:`events_as_of`).
 
     ``cancer`` matches the cancer group or the finer cancer type (case-insensitive);
     ``since`` is YYYY, YYYY-MM or YYYY-MM-DD (events on or after it; a partial event date counts
     as its earliest possible day).
     """
-    out = list(events)
+    out = list(events_as_of(events, as_of))
     if agent:
         ids = _agent_ids_for(agent)
         out = [e for e in out if e.agent in ids]
@@ -381,51 +417,150 @@ REVIEW_VALUES: tuple[ReviewValue, ...] = (
 SINCE_YEAR = 2021
 
 
-def compute_counts(events: Sequence[ApprovalEvent]) -> dict[str, int]:
-    """Every headline count, derived from ``events`` (see docs/approvals.md for the rules)."""
+def compute_members(events: Sequence[ApprovalEvent]) -> dict[str, set[str]]:
+    """What each headline count counts: agent ids, event ids or cancer types per metric
+    (see docs/approvals.md for the rules)."""
     first = first_approvals(events)
     classes = _target_classes()
-    region = Counter(e.region for e in first.values())
-    counts = {
-        "agents": len(first),
-        "agents_pd1": sum(classes.get(a) == "PD-1" for a in first),
-        "agents_pdl1": sum(classes.get(a) == "PD-L1" for a in first),
-        "first_fda": sum(e.agency == "FDA" for e in first.values()),
-        "first_nmpa": sum(e.agency == "NMPA" for e in first.values()),
-        "first_japan": region["Japan"],
-        "first_europe": region["Europe"],
-        "first_russia": region["Russia"],
-        "first_other": sum(region[r] for r in region
-                           if r not in ("United States", "China", "Japan", "Europe", "Russia")),
-        "agents_since_2021": sum(e.year >= SINCE_YEAR for e in first.values()),
+    region = {a: e.region for a, e in first.items()}
+    members: dict[str, set[str]] = {
+        "agents": set(first),
+        "agents_pd1": {a for a in first if classes.get(a) == "PD-1"},
+        "agents_pdl1": {a for a in first if classes.get(a) == "PD-L1"},
+        "first_fda": {a for a, e in first.items() if e.agency == "FDA"},
+        "first_nmpa": {a for a, e in first.items() if e.agency == "NMPA"},
+        "first_japan": {a for a, r in region.items() if r == "Japan"},
+        "first_europe": {a for a, r in region.items() if r == "Europe"},
+        "first_russia": {a for a, r in region.items() if r == "Russia"},
+        "first_other": {a for a, r in region.items()
+                        if r not in ("United States", "China", "Japan", "Europe", "Russia")},
+        "agents_since_2021": {a for a, e in first.items() if e.year >= SINCE_YEAR},
     }
     for agent in ("pembrolizumab", "atezolizumab"):
         label = [e for e in events if e.agent == agent and e.agency == "FDA" and e.status == "active"]
-        counts[f"{agent}_indications"] = len(label)
-        counts[f"{agent}_cancer_types"] = len({e.cancer_type for e in label})
+        members[f"{agent}_indications"] = {e.event_id for e in label}
+        members[f"{agent}_cancer_types"] = {e.cancer_type for e in label}
     active = [e for e in events if e.status == "active"]
     nsclc = {e.agent for e in active if e.cancer_group == "NSCLC"}
     labels = {a: target_label(a) for a in nsclc}
-    counts["nsclc_pd1"] = sum(v == "PD-1" for v in labels.values())
-    counts["nsclc_pdl1"] = sum(v == "PD-L1" for v in labels.values())
-    counts["nsclc_pd1_vegf"] = sum(v == "PD-1/VEGF" for v in labels.values())
-    counts["cancer_types"] = len({e.cancer_type for e in active})
-    return counts
+    members["nsclc_pd1"] = {a for a, v in labels.items() if v == "PD-1"}
+    members["nsclc_pdl1"] = {a for a, v in labels.items() if v == "PD-L1"}
+    members["nsclc_pd1_vegf"] = {a for a, v in labels.items() if v == "PD-1/VEGF"}
+    members["cancer_types"] = {e.cancer_type for e in active}
+    return members
 
 
-def summarize_counts(events: Sequence[ApprovalEvent]) -> list[dict]:
-    """The review's headline counts recomputed from all rows and from verified rows only,
-    next to the value the review states."""
-    all_counts = compute_counts(events)
-    verified = compute_counts([e for e in events if e.verified])
-    return [{
-        "metric": rv.metric,
-        "description": rv.description,
-        "data": all_counts[rv.metric],
-        "data_verified_only": verified[rv.metric],
-        "review": rv.value,
-        "difference": all_counts[rv.metric] - rv.value,
-    } for rv in REVIEW_VALUES]
+def compute_counts(events: Sequence[ApprovalEvent]) -> dict[str, int]:
+    """Every headline count, derived from ``events``."""
+    return {k: len(v) for k, v in compute_members(events).items()}
+
+
+def parse_as_of(value: str | date | None) -> date | None:
+    """An as-of date from YYYY-MM-DD, YYYY-MM (end of month) or YYYY (end of year)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, date):
+        return value
+    try:
+        return PartialDate.parse(str(value)).last_day()
+    except ValueError:
+        raise InputError(f"Invalid as-of date {value!r}; expected YYYY-MM-DD, YYYY-MM or YYYY",
+                         fix="e.g. --as-of 2025-04-30") from None
+
+
+def events_as_of(events: Sequence[ApprovalEvent], as_of: str | date | None
+                 ) -> tuple[ApprovalEvent, ...]:
+    """The events as they stood on ``as_of``: those approved by then (a date known only to
+    the month or year counts from its first day), each with the status it had that day
+    (``active`` unless it was superseded or withdrawn by then). None: every event as today."""
+    when = parse_as_of(as_of)
+    if when is None:
+        return tuple(events)
+    out = []
+    for e in events:
+        if e.date.first_day() > when:
+            continue
+        ended = e.status_date is not None and e.status_date.first_day() <= when
+        out.append(e if ended or e.status == "active" else replace(e, status="active"))
+    return tuple(out)
+
+
+def uncertain_as_of(events: Sequence[ApprovalEvent], as_of: str | date | None) -> list[str]:
+    """Events whose month- or year-only date straddles ``as_of`` (counted as approved by
+    then, though they may be later)."""
+    when = parse_as_of(as_of)
+    if when is None:
+        return []
+    return [e.event_id for e in events
+            if e.date.first_day() <= when < e.date.last_day()]
+
+
+#: Approval events known to exist that the table does not hold, because no dated public source
+#: was found (no date is guessed); shown wherever the table is summarised.
+KNOWN_GAPS: tuple[str, ...] = (
+    "prolgolimab: NSCLC in Russia (BIOCAD reports it without a date)",
+    "camrelizumab: later-line NPC, first-line oesophageal and first-line squamous NSCLC in China "
+    "(approved per sponsor lists; no dated source)",
+    "socazolimab: extensive-stage SCLC; benmelstobart: renal cell carcinoma; penpulimab: "
+    "third-line NPC; zimberelimab: cervical cancer (China; no dated source)",
+    "tislelizumab: extensive-stage SCLC and perioperative NSCLC (China; no dated source)",
+    "nivolumab, atezolizumab and durvalumab: most later Chinese indications (e.g. durvalumab "
+    "limited-stage SCLC)",
+    "EMA, PMDA, MHRA and other agencies: only first approvals worldwide are recorded",
+)
+
+
+#: Why the data as of the review's date differ from the review's number (curated; checked
+#: by a test against the computed difference, so a note cannot outlive its cause).
+REVIEW_NOTES: dict[str, str] = {
+    "first_fda": ("Subcutaneous atezolizumab was first approved by the UK MHRA (2023-08), before "
+                  "the EU (2024-01-16) and the FDA (2024-09-12); the review's 10 counts it as "
+                  "FDA-first."),
+    "first_other": ("Subcutaneous atezolizumab: first approved by the UK MHRA (2023-08); the "
+                    "review credits it to the FDA."),
+    "nsclc_pd1": ("Prolgolimab's NSCLC indication in Russia (BIOCAD reports it without a date, "
+                  "after May 2022) is not recorded: no date is guessed."),
+}
+
+
+def summarize_counts(events: Sequence[ApprovalEvent], as_of: str | date | None = None
+                     ) -> list[dict]:
+    """The review's headline counts beside ours: as of the review's date
+    (:data:`REVIEW_AS_OF`), as of ``as_of`` (default: today, i.e. every event), from
+    verified rows only, and why they differ."""
+    review_date = parse_as_of(REVIEW_AS_OF)
+    then = compute_members(events_as_of(events, review_date))
+    now_events = events_as_of(events, as_of)
+    now = compute_members(now_events)
+    verified = compute_counts([e for e in now_events if e.verified])
+    label = "today" if as_of is None else f"by {parse_as_of(as_of).isoformat()}"
+    rows = []
+    for rv in REVIEW_VALUES:
+        why = []
+        if len(then[rv.metric]) != rv.value:
+            why.append(REVIEW_NOTES.get(rv.metric, "Not explained yet."))
+        added = sorted(now[rv.metric] - then[rv.metric])
+        gone = sorted(then[rv.metric] - now[rv.metric])
+        if added or gone:
+            change = "; ".join(filter(None, [
+                ("+ " + ", ".join(added)) if added else "",
+                ("- " + ", ".join(gone)) if gone else ""]))
+            if parse_as_of(as_of) is None or parse_as_of(as_of) > review_date:
+                why.append(f"Since {REVIEW_AS_OF} (the review's date), {label}: {change}.")
+            else:
+                why.append(f"On {parse_as_of(as_of).isoformat()}, before the review's date "
+                           f"({REVIEW_AS_OF}): {change}.")
+        rows.append({
+            "metric": rv.metric,
+            "description": rv.description,
+            "review": rv.value,
+            "data_review_date": len(then[rv.metric]),
+            "data": len(now[rv.metric]),
+            "data_verified_only": verified[rv.metric],
+            "difference": len(now[rv.metric]) - rv.value,
+            "why": " ".join(why),
+        })
+    return rows
 
 
 def agents_per_cancer_type(events: Sequence[ApprovalEvent]) -> list[tuple[str, int]]:

@@ -35,18 +35,38 @@ ORR_FILE = "orr_arms.tsv"
 ORR_COLUMNS = (
     "trial", "arm", "nct_id", "pmid", "doi", "agent", "target_class", "tumor_group",
     "tumor_detail", "line", "setting", "biomarker_selection", "phase", "n_evaluable",
-    "responders", "orr_percent", "response_criteria", "data_cutoff", "where_read",
-    "derivation", "verified", "source", "notes",
+    "responders", "orr_percent", "response_criteria", "data_cutoff", "endpoint", "population",
+    "data_cut", "published", "pooled", "where_read", "derivation", "verified", "source", "notes",
 )
 
 #: ``ici-atlas export orr-arms`` writes these columns first, in this order, then the rest.
 EXPORT_COLUMNS = (
     "trial", "nct_id", "pmid", "doi", "agent", "target_class", "tumor_group", "line",
-    "n_evaluable", "responders", "orr_percent", "verified", "source",
+    "n_evaluable", "responders", "orr_percent", "verified", "source", "in_default_pool",
+    "left_out_because",
 )
 EXPORT_EXTRA_COLUMNS = tuple(c for c in ORR_COLUMNS if c not in EXPORT_COLUMNS)
 
-LINES = ("first-line", "later-line", "any")
+#: Lines of therapy of an arm. ``maintenance`` (switch maintenance after induction
+#: chemotherapy) is pooled as its own line; ``neoadjuvant`` and ``adjuvant`` arms (early
+#: disease) never enter an ORR pool.
+LINES = ("first-line", "later-line", "any", "maintenance", "neoadjuvant", "adjuvant")
+POOLED_LINES = ("first-line", "later-line", "any", "maintenance")
+#: End points. Only ``ORR`` (objective response by RECIST/irRECIST/iRECIST/mRECIST/RANO, or
+#: Lugano/Cheson/IWG for lymphomas) is pooled.
+ENDPOINTS = ("ORR", "CR rate", "intracranial ORR", "pCR", "MPR", "other")
+#: ``primary``: the trial's own primary population for the arm; ``subgroup``: a biomarker
+#: or other subgroup of it (pooled only on request).
+POPULATIONS = ("primary", "subgroup")
+#: Cancer groups that are haematological malignancies: reported in their own table and
+#: figure, left out of the review's solid-tumour pools unless asked for.
+HAEMATOLOGICAL_GROUPS = frozenset({"cHL", "lymphoma-other", "heme-other"})
+#: Why a row is not in the default pool, in the order the reasons are checked.
+LEFT_OUT_REASONS = (
+    "not verified", "not an objective-response end point", "early disease (neo/adjuvant)",
+    "biomarker or other subgroup", "another data cut of the same arm is pooled",
+    "haematological malignancy", "no responder count",
+)
 TARGET_CLASSES = ("PD-1", "PD-L1")
 
 #: Fallback list of cancer groups, used only when ``vocab/cancer_groups.tsv`` is absent.
@@ -97,6 +117,11 @@ class OrrArm:
     orr_percent: str
     response_criteria: str
     data_cutoff: str | None
+    endpoint: str
+    population: str
+    data_cut: str
+    published: str | None
+    pooled: bool
     where_read: str
     derivation: str
     verified: bool
@@ -116,13 +141,41 @@ class OrrArm:
         return bool(_MSI.search(self.biomarker_selection or ""))
 
     @property
+    def haematological(self) -> bool:
+        return self.tumor_group in HAEMATOLOGICAL_GROUPS
+
+    def left_out_because(self, include_unverified: bool = False,
+                         include_haematological: bool = False,
+                         include_subgroups: bool = False) -> str | None:
+        """Why this row is not in the default Figure 4 pool (None: it is in)."""
+        if not self.verified and not include_unverified:
+            return "not verified"
+        if self.endpoint != "ORR":
+            return "not an objective-response end point"
+        if self.line not in POOLED_LINES:
+            return "early disease (neo/adjuvant)"
+        if self.population != "primary" and not include_subgroups:
+            return "biomarker or other subgroup"
+        if not self.pooled:
+            return "another data cut of the same arm is pooled"
+        if self.haematological and not include_haematological:
+            return "haematological malignancy"
+        if self.orr is None:
+            return "no responder count"
+        return None
+
+    @property
     def tumor_key(self) -> str:
         """Tumour group for pooling: ``CRC (MSI-H/dMMR)`` for MSI-H/dMMR-selected arms."""
         return self.tumor_group + (" (MSI-H/dMMR)" if self.msi_selected else "")
 
     def to_row(self) -> dict:
         row = asdict(self)
-        row["verified"] = "yes" if self.verified else "no"
+        row["verified"] = self.verified
+        row["pooled"] = self.pooled
+        reason = self.left_out_because()
+        row["in_default_pool"] = reason is None
+        row["left_out_because"] = reason
         return row
 
 
@@ -201,6 +254,22 @@ def _parse_row(rd: _RowReader, agents: dict[str, str], groups: frozenset[str]) -
     line = rd.text("line", required=True)
     if line not in LINES:
         raise rd.fail("line", line, f"expected one of {list(LINES)}", "fix the line of therapy")
+    endpoint = rd.text("endpoint", required=True)
+    if endpoint not in ENDPOINTS:
+        raise rd.fail("endpoint", endpoint, f"expected one of {list(ENDPOINTS)}",
+                      "name the end point the counts are for")
+    population = rd.text("population", required=True)
+    if population not in POPULATIONS:
+        raise rd.fail("population", population, f"expected one of {list(POPULATIONS)}",
+                      "primary (the trial's own population) or subgroup")
+    pooled_text = rd.text("pooled", required=True).lower()
+    if pooled_text not in ("yes", "no"):
+        raise rd.fail("pooled", pooled_text, "expected yes or no", "write yes or no")
+    if pooled_text == "yes" and endpoint != "ORR":
+        raise rd.fail("pooled", pooled_text, f"a {endpoint} row is never pooled", "write no")
+    published = rd.text("published")
+    if published and not _DATE.match(published):
+        raise rd.fail("published", published, "expected YYYY or YYYY-MM", "fix the year")
     verified_text = rd.text("verified", required=True).lower()
     if verified_text not in ("yes", "no"):
         raise rd.fail("verified", verified_text, "expected yes or no", "write yes or no")
@@ -250,6 +319,8 @@ def _parse_row(rd: _RowReader, agents: dict[str, str], groups: frozenset[str]) -
         setting=rd.text("setting"), biomarker_selection=rd.text("biomarker_selection"),
         phase=rd.text("phase"), n_evaluable=n, responders=r, orr_percent=orr_text,
         response_criteria=rd.text("response_criteria"), data_cutoff=cutoff or None,
+        endpoint=endpoint, population=population, data_cut=rd.text("data_cut", required=True),
+        published=published or None, pooled=pooled_text == "yes",
         where_read=rd.text("where_read"), derivation=rd.text("derivation"), verified=verified,
         source=source, notes=rd.text("notes"),
     )
@@ -281,16 +352,35 @@ def _load_cached(path: Path) -> tuple[OrrArm, ...]:
     if missing:
         raise VocabularyError(f"{path.name}: missing columns {missing}",
                               fix=f"add the columns to the header of {path}")
-    seen: dict[tuple[str, str], int] = {}
+    seen: dict[tuple[str, ...], int] = {}
+    pooled: dict[tuple[str, ...], int] = {}
+    cuts: dict[tuple[str, ...], list[OrrArm]] = {}
     for number, text in lines[1:]:
         cells = dict(zip(header, text.rstrip("\r\n").split("\t")))
         reader = _RowReader(path, number, cells)
         arm = _parse_row(reader, agents, groups)
-        first = seen.setdefault((arm.trial, arm.arm), number)
+        key = (arm.trial, arm.arm, arm.population, arm.data_cut, arm.endpoint)
+        first = seen.setdefault(key, number)
         if first != number:
-            raise reader.fail("arm", arm.arm, f"trial {arm.trial!r} has this arm already (line {first})",
-                              "merge the two rows, or name the arms apart")
+            raise reader.fail("data_cut", arm.data_cut,
+                              f"trial {arm.trial!r} arm {arm.arm!r} has this {arm.population} "
+                              f"data cut already (line {first})",
+                              "merge the two rows, or name the arms or data cuts apart")
+        group = (arm.trial, arm.arm, arm.population)
+        if arm.pooled:
+            other = pooled.setdefault(group, number)
+            if other != number:
+                raise reader.fail("pooled", "yes", f"line {other} is the pooled data cut of this "
+                                  "arm already", "set pooled = yes on one data cut only")
+        if arm.endpoint == "ORR":
+            cuts.setdefault(group, []).append(arm)
         arms.append(arm)
+    for group, rows in cuts.items():
+        if len(rows) > 1 and any(not a.published for a in rows):
+            raise VocabularyError(
+                f"{path.name}: trial {group[0]!r} arm {group[1]!r} has {len(rows)} data cuts but "
+                "not every one says when it was published",
+                fix=f"fill in published (YYYY) for each data cut of {group[0]} in {path}")
     return tuple(arms)
 
 
@@ -301,14 +391,11 @@ def _check_choice(name: str, value: str | None, allowed: Iterable[str]) -> None:
                          fix=f"pick a {name} from the list (see `ici-atlas export orr-arms`)")
 
 
-def query_orr_arms(
+def select_arms(
     arms: Sequence[OrrArm] | None = None, *, tumor: str | None = None, line: str | None = None,
-    agent: str | None = None, target_class: str | None = None, include_unverified: bool = False,
+    agent: str | None = None, target_class: str | None = None,
 ) -> list[OrrArm]:
-    """Arms matching every filter given (exact ids; ``line`` first-line/later-line/any).
-
-    Unverified rows are dropped unless ``include_unverified``.
-    """
+    """Every row (any status) matching the filters given (exact ids)."""
     arms = list(load_orr_arms() if arms is None else arms)
     _check_choice("line", line, LINES)
     _check_choice("class", target_class, TARGET_CLASSES)
@@ -318,12 +405,39 @@ def query_orr_arms(
         _check_choice("agent", agent, _agent_classes())
     return [
         a for a in arms
-        if (include_unverified or a.verified)
-        and (tumor is None or a.tumor_group == tumor)
+        if (tumor is None or a.tumor_group == tumor)
         and (line is None or a.line == line)
         and (agent is None or a.agent == agent)
         and (target_class is None or a.target_class == target_class)
     ]
+
+
+def query_orr_arms(
+    arms: Sequence[OrrArm] | None = None, *, tumor: str | None = None, line: str | None = None,
+    agent: str | None = None, target_class: str | None = None, include_unverified: bool = False,
+    include_haematological: bool = False, include_subgroups: bool = False,
+) -> list[OrrArm]:
+    """The arms that enter the pool for these filters: by default the review's scope —
+    verified, objective response, advanced disease, the trial's primary population, the
+    pooled data cut of each arm, solid tumours (see :meth:`OrrArm.left_out_because`)."""
+    return [a for a in select_arms(arms, tumor=tumor, line=line, agent=agent,
+                                   target_class=target_class)
+            if a.left_out_because(include_unverified, include_haematological,
+                                  include_subgroups) is None]
+
+
+def left_out_counts(
+    arms: Sequence[OrrArm] | None = None, *, tumor: str | None = None, line: str | None = None,
+    agent: str | None = None, target_class: str | None = None, include_unverified: bool = False,
+    include_haematological: bool = False, include_subgroups: bool = False,
+) -> dict[str, int]:
+    """How many rows matching the filters were left out of the pool, per reason."""
+    counts = {reason: 0 for reason in LEFT_OUT_REASONS}
+    for a in select_arms(arms, tumor=tumor, line=line, agent=agent, target_class=target_class):
+        reason = a.left_out_because(include_unverified, include_haematological, include_subgroups)
+        if reason is not None:
+            counts[reason] += 1
+    return {k: v for k, v in counts.items() if v}
 
 
 def _exact_ci(events: int, total: int, level: float) -> tuple[float, float]:
@@ -390,13 +504,87 @@ def pool_orr(
                        method=f"{method.upper()} {measure} "
                               f"{'t' if glmm_t else ('HKSJ' if test == 'knha' else test)}")
         row["trials"] = "; ".join(sorted({a.trial for a in members}))
+        row["small_k"] = len(members) <= SMALL_K
+        row["note"] = (SMALL_K_NOTE.format(k=len(members)) if len(members) <= SMALL_K else "")
         out.append(row)
     return out
 
 
+#: Pooled groups of this many arms or fewer are flagged: with two arms a random-effects
+#: interval (Hartung–Knapp on 1 df) can span most of 0–100% and tells little.
+SMALL_K = 2
+SMALL_K_NOTE = ("k = {k}: too few arms for a stable random-effects estimate; read the arms "
+                "(ici-atlas orr --arms)")
+
+
+@dataclass(frozen=True)
+class ReviewStatement:
+    """An ORR the review states in its text (Cancer Drug Resist. 2026;9:18, section
+    "Efficacy of anti-PD-1/PD-L1 monotherapy"), for comparison only."""
+
+    what: str
+    tumor_keys: tuple[str, ...]      # pooled groups (tumor_key) it speaks of
+    line: str
+    low: float                        # percent
+    high: float
+    text: str
+
+
+REVIEW_ORR: tuple[ReviewStatement, ...] = (
+    ReviewStatement("first-line range", (), "first-line", 14.8, 53.0,
+                    "first-line ORRs ranging from 14.8% to 53%"),
+    ReviewStatement("later-line range", (), "later-line", 2.3, 48.0,
+                    "later-line ORRs ranging from 2.3% to 48%"),
+    ReviewStatement("MCC, cSCC, MSI-H CRC, first line", ("MCC", "cSCC", "CRC (MSI-H/dMMR)"),
+                    "first-line", 45.0, 55.0, "about 50% in the first-line setting"),
+    ReviewStatement("MCC, cSCC, MSI-H CRC, later lines", ("MCC", "cSCC", "CRC (MSI-H/dMMR)"),
+                    "later-line", 25.0, 35.0, "30% in later lines"),
+    ReviewStatement("gastric and liver, first line", ("GC", "HCC"), "first-line", 10.0, 20.0,
+                    "first-line ORRs were only around 15%"),
+)
+
+
+def compare_with_review(pooled: Sequence[dict], arms: Sequence[OrrArm] = ()) -> list[dict]:
+    """The review's stated ORRs beside ours (``pooled``: rows of :func:`pool_orr` by tumour
+    and line; ``arms``: the pooled arms). A range (the review's 14.8% is one trial's ORR, so
+    its ranges are over trials) is compared with the range of our arms' ORRs, within 5
+    points at each end; the range of our pooled groups with k >= 3 is shown beside it. An
+    "about" statement is compared with each named group's pooled ORR."""
+    rows = []
+    for st in REVIEW_ORR:
+        groups = [r for r in pooled if r.get("line") == st.line]
+        if st.tumor_keys:
+            chosen = [r for r in groups if r.get("tumor") in st.tumor_keys]
+            ours = "; ".join(
+                f"{r['tumor']} {100 * r['orr']:.1f}% (k={r['k']}{', small k' if r['small_k'] else ''})"
+                for r in chosen) or "no arms"
+            inside = all(st.low <= 100 * r["orr"] <= st.high for r in chosen) if chosen else None
+        else:
+            line_arms = [a for a in arms if a.line == st.line and a.orr is not None]
+            stable = [r for r in groups if not r["small_k"]]
+            parts, inside = [], None
+            if line_arms:
+                lo_a = min(line_arms, key=lambda a: a.orr)
+                hi_a = max(line_arms, key=lambda a: a.orr)
+                parts.append(f"arms {100 * lo_a.orr:.1f}% ({lo_a.trial}) to "
+                             f"{100 * hi_a.orr:.1f}% ({hi_a.trial})")
+                inside = (abs(100 * lo_a.orr - st.low) <= 5 and abs(100 * hi_a.orr - st.high) <= 5)
+            if stable:
+                lo = min(stable, key=lambda r: r["orr"])
+                hi = max(stable, key=lambda r: r["orr"])
+                parts.append(f"pooled groups with k >= 3: {100 * lo['orr']:.1f}% ({lo['tumor']}) "
+                             f"to {100 * hi['orr']:.1f}% ({hi['tumor']})")
+            ours = "; ".join(parts) or "no arms"
+        rows.append({"statement": st.what, "line": st.line, "review": st.text,
+                     "review_low": st.low, "review_high": st.high, "ours": ours,
+                     "agrees": inside})
+    return rows
+
+
 __all__ = [
     "EXPORT_COLUMNS", "EXPORT_EXTRA_COLUMNS", "LINES", "ORR_COLUMNS", "OrrArm",
-    "load_orr_arms", "orr_path", "orr_precision_slack", "pool_orr", "query_orr_arms",
+    "compare_with_review", "left_out_counts", "load_orr_arms", "orr_path",
+    "orr_precision_slack", "pool_orr", "query_orr_arms", "select_arms",
 ]
 
 

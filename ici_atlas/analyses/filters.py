@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import date
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -234,14 +235,26 @@ def parse_date(name: str, value: Any) -> date | None:
                          fix=f"Give {name} as e.g. 2025-04-30.") from None
 
 
+@lru_cache(maxsize=1)
+def _agent_names() -> dict[str, str]:
+    """Every normalised agent id and name -> the agent id."""
+    from ..vocab.agents import load_agents
+
+    index: dict[str, str] = {}
+    for agent in load_agents():
+        for name in (agent.agent_id, *agent.names()):
+            index.setdefault(normalize_name(name), agent.agent_id)
+    return index
+
+
 def resolve_agent(name: str, present: Sequence[str] = ()) -> str:
     """The agent id an INN, code name, brand or agent id refers to (any case)."""
     from ..vocab.agents import load_agents
 
     key = normalize_name(name)
-    for agent in load_agents():
-        if key == normalize_name(agent.agent_id) or key in {normalize_name(n) for n in agent.names()}:
-            return agent.agent_id
+    found = _agent_names().get(key)
+    if found is not None:
+        return found
     for value in present:  # an id present in the store but not (any more) in the vocabulary
         if normalize_name(value) == key:
             return value

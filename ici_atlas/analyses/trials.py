@@ -106,6 +106,38 @@ def iter_trials(con: duckdb.DuckDBPyConnection, flt: TrialFilter, columns: Seque
         yield rows
 
 
+def text_select(columns: Sequence[str]) -> str:
+    """SELECT list writing each trial-table column as the text every ici-atlas CSV uses
+    (lists joined by ';', booleans yes/no, dates ISO) — done by DuckDB, for speed."""
+    parts = []
+    for c in columns:
+        kind, expr = TRIAL_TABLE[c], _SELECT[c].split(" AS ")[0]
+        if kind == "list":
+            parts.append(f"array_to_string({expr}, ';')")
+        elif kind == "bool":
+            parts.append(f"CASE WHEN {expr} IS NULL THEN NULL WHEN {expr} THEN 'yes' ELSE 'no' END")
+        elif kind in ("date", "int"):
+            parts.append(f"CAST({expr} AS VARCHAR)")
+        else:
+            parts.append(expr)
+    return ", ".join(parts)
+
+
+def iter_trials_text(con: duckdb.DuckDBPyConnection, flt: TrialFilter, columns: Sequence[str],
+                     sort: str = "nct_id", order: str = "asc", batch: int = 5000
+                     ) -> Iterator[list[tuple]]:
+    """The selection as text cells (see :func:`text_select`), in batches."""
+    require_derived_tables(con)
+    where, params = flt.where("")
+    cur = con.execute(f"SELECT {text_select(columns)} FROM trials WHERE {where} "
+                      f"ORDER BY {_order(sort, order)}", params)
+    while True:
+        rows = cur.fetchmany(batch)
+        if not rows:
+            return
+        yield rows
+
+
 def count_trials(con: duckdb.DuckDBPyConnection, flt: TrialFilter) -> int:
     require_derived_tables(con)
     where, params = flt.where("")

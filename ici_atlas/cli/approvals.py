@@ -17,7 +17,8 @@ from .figures import figures_group
 
 AGENT_COLUMNS = ["agent", "target", "first_agency", "first_approval_date", "first_indication",
                  "n_events", "n_cancer_groups"]
-SUMMARY_COLUMNS = ["metric", "description", "data", "data_verified_only", "review", "difference"]
+SUMMARY_COLUMNS = ["metric", "description", "review", "data_review_date", "data",
+                   "data_verified_only", "difference", "why"]
 
 
 def _load(path: Path | None):
@@ -41,6 +42,9 @@ def events_option(func):
 @click.option("--status", type=Choice(ap.STATUSES), default=None,
               help="Only events with this label status.")
 @click.option("--verified-only", is_flag=True, help="Leave out rows marked verified = no.")
+@click.option("--as-of", "as_of", metavar="DATE",
+              help="The approvals as they stood on DATE (YYYY[-MM[-DD]]): events approved by "
+                   "then, with the status they had then; --summary recomputes every count.")
 @click.option("--agents", "per_agent", is_flag=True,
               help="One row per agent (first approval and counts) instead of one per event.")
 @click.option("--summary", is_flag=True,
@@ -50,8 +54,8 @@ def events_option(func):
 @output_options
 @click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               hidden=True, help="Accepted for consistency; approvals need no store.")
-def approvals_cmd(agent, agency, cancer, since, status, verified_only, per_agent, summary,
-                  all_columns, events_path, fmt, out, db_path):
+def approvals_cmd(agent, agency, cancer, since, status, verified_only, as_of, per_agent,
+                  summary, all_columns, events_path, fmt, out, db_path):
     """Approval events of PD-1/PD-L1 inhibitors (agency, date, indication, source).
 
     Every row of the curated table names its source; rows not verified in a public source are
@@ -70,29 +74,39 @@ def approvals_cmd(agent, agency, cancer, since, status, verified_only, per_agent
     if summary:
         if any((agent, agency, cancer, since, status, verified_only, per_agent)):
             info("--summary counts every event; the filters are ignored.")
-        show(atlas.approval_summary(events=events_path), fmt, out)
-        info(f"review = value stated in {ap.REVIEW_CITATION}; data = computed from "
-             f"{len(events)} events. Differences are explained in docs/approvals.md.")
+        df = atlas.approval_summary(as_of=as_of, events=events_path)
+        show(df if fmt_of(fmt) != "table" else df[SUMMARY_COLUMNS[:-1]], fmt, out)
+        if fmt_of(fmt) == "table":
+            for row in df.itertuples(index=False):
+                if row.why:
+                    info(f"{row.metric}: {row.why}")
+        when = f"as of {as_of}" if as_of else "today"
+        info(f"review = value stated in {ap.REVIEW_CITATION}; data_review_date = our data as of "
+             f"{ap.REVIEW_AS_OF}; data = {when}; computed from {len(events)} events "
+             "(docs/approvals.md).")
         return
     filters = dict(agent=agent, agency=agency, cancer=cancer, since=since, status=status,
-                   verified_only=verified_only, events=events_path)
+                   verified_only=verified_only, as_of=as_of, events=events_path)
     if per_agent:
         df = atlas.approvals(**{k: v for k, v in filters.items() if v})
         show(df[AGENT_COLUMNS + ["first_verified"]], fmt, out)
-        n = len(ap.query_approvals(events, agent, agency, cancer, since, status, verified_only))
+        n = len(ap.query_approvals(events, agent, agency, cancer, since, status, verified_only,
+                                   as_of))
     else:
         df = atlas.approval_events(**filters)
         table = fmt_of(fmt) == "table" and not all_columns
         show(df[list(ap.EVENT_TABLE_COLUMNS)] if table else df, fmt, out)
         n = len(df)
-    info(f"{n} of {len(events)} approval events.")
+    info(f"{n} of {len(events)} approval events" + (f" (as of {as_of})." if as_of else "."))
 
 
 @click.command("approvals")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Folder to write fig3_approvals.png and .svg into.")
+@click.option("--as-of", "as_of", metavar="DATE",
+              help="Draw the panels as of DATE (YYYY[-MM[-DD]]), e.g. the review's 2025-04-30.")
 @events_option
-def figures_approvals_cmd(out, events_path):
+def figures_approvals_cmd(out, as_of, events_path):
     """Figure 3: first-approval timeline by agency, indications per agent and agents per
     cancer type (PNG and SVG).
 
@@ -102,7 +116,7 @@ def figures_approvals_cmd(out, events_path):
     """
     from ..figures.approvals import render_approval_figures
 
-    for path in render_approval_figures(_load(events_path), out):
+    for path in render_approval_figures(ap.events_as_of(_load(events_path), as_of), out):
         info(f"wrote {path}")
 
 

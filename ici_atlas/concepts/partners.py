@@ -36,7 +36,7 @@ _NOT_ACTIVE = re.compile(
     r"premedication|antiemetic\w*|ondansetron|granisetron|aprepitant|filgrastim|pegfilgrastim|"
     r"folic acid|vitamin b12|cyanocobalamin|hydration|observation|active monitoring|"
     r"no intervention|no treatment|questionnaire\w*|blood sample\w*|biopsy|"
-    r"rescue medications?)\b"
+    r"rescue medications?|hyaluronidase\w*)\b"  # hyaluronidase: an excipient of SC forms
 )
 _SURGERY = re.compile(r"\b(?:surgery|surgical|resection|operation|turbt|\w+ectomy|\w+ectomies)\b")
 

@@ -19,8 +19,10 @@ from ..analyses.efficacy import OrrArm, _exact_ci, pool_orr
 from . import new_figure, save_figure
 
 #: Colours of the review's Figure 4 legend.
-LINE_COLOURS = {"first-line": "#7B3FA0", "later-line": "#E7298A", "any": "#F2C230"}
-LINE_LABELS = {"first-line": "First-line", "later-line": "Later-line", "any": "Any line"}
+LINE_COLOURS = {"first-line": "#7B3FA0", "later-line": "#E7298A", "any": "#F2C230",
+                "maintenance": "#1B9E77", "neoadjuvant": "#666666", "adjuvant": "#999999"}
+LINE_LABELS = {"first-line": "First-line", "later-line": "Later-line", "any": "Any line",
+               "maintenance": "Maintenance", "neoadjuvant": "Neoadjuvant", "adjuvant": "Adjuvant"}
 
 #: Row labels; a trailing * marks MSI-H/dMMR-selected arms as in the review.
 TUMOR_LABELS = {
@@ -61,7 +63,8 @@ def plot_orr_figure4(arms: Sequence[OrrArm], title: str | None = None):
     height = max(3.0, 0.32 * len(order) + 1.6)
     fig = new_figure(7.0, height)
     ax = fig.add_subplot(1, 1, 1)
-    offsets = {"first-line": -0.18, "later-line": 0.18, "any": 0.0}
+    offsets = {"first-line": -0.18, "later-line": 0.18, "any": 0.0, "maintenance": 0.09,
+               "neoadjuvant": -0.09, "adjuvant": -0.09}
     for y, label in enumerate(order):
         ax.axhline(y, color="#DDDDDD", lw=0.6, zorder=0)
         for arm in sorted(rows[label], key=lambda a: (a.line, a.trial, a.arm)):
@@ -75,8 +78,10 @@ def plot_orr_figure4(arms: Sequence[OrrArm], title: str | None = None):
     ax.set_xlabel("Objective response rate (%)")
     ax.grid(axis="x", color="#EEEEEE", lw=0.6)
     ax.set_axisbelow(True)
+    present = {a.line for a in arms}
     line_handles = [Line2D([], [], marker="o", ls="", color=c, markersize=7, label=LINE_LABELS[k])
-                    for k, c in LINE_COLOURS.items()]
+                    for k, c in LINE_COLOURS.items() if k in present or k in ("first-line",
+                                                                             "later-line", "any")]
     size_handles = [ax.scatter([], [], s=_size(n), color="#999999", alpha=0.6, label=f"{n} patients")
                     for n in (50, 200, 400)]
     leg = ax.legend(handles=line_handles, loc="lower right", frameon=False, title="Line")

@@ -51,21 +51,33 @@ def build_approvals() -> Section:
         f"{ap.SINCE_YEAR} or later. Agents with an active approval cover "
         f"{plural(by_metric['cancer_types']['data'], 'cancer type')}.",
     ]
+    same_then = [r for r in counts if r["data_review_date"] == r["review"]]
     differ = [r for r in counts if r["difference"] != 0]
     sec.paragraphs.append(
-        f"Of the review's {len(counts)} headline counts, {len(counts) - len(differ)} are "
-        f"reproduced exactly from the data and {len(differ)} differ; the table below gives "
-        "both values and the count from verified rows only."
+        f"As of the review's date ({ap.REVIEW_AS_OF}), {len(same_then)} of the review's "
+        f"{len(counts)} headline counts are reproduced exactly from the data; today "
+        f"{len(counts) - len(differ)} equal the review's value. The table gives the review's "
+        "value, ours on its date, ours today, from verified rows only, and why they differ."
     )
+    sec.paragraphs.append(
+        "Not yet covered (events known to exist without a dated public source; no date is "
+        "guessed): " + "; ".join(ap.KNOWN_GAPS) + ".")
     sec.figures.append(ReportFigure(
         ap_figure_name(), "Figure 3. Approvals of PD-1/PD-L1 inhibitors",
         f"(A) first approval of each of the {n(agents['data'])} agents; (B) active indications "
         "per agent; (C) agents with an active approval per cancer type. Below: panel C as an "
         "interactive chart listing the agents.",
         partial(plot_approvals, events), _cancer_type_chart(events), chart_is_twin=False))
+    then = ap.events_as_of(events, ap.REVIEW_AS_OF)
+    sec.figures.append(ReportFigure(
+        ap_figure_name() + "_review_date",
+        f"Figure 3 as of the review's date ({ap.REVIEW_AS_OF})",
+        f"The same panels computed from the {n(len(then))} events approved by "
+        f"{ap.REVIEW_AS_OF}, each with the status it had then.",
+        partial(plot_approvals, then)))
     sec.tables.append(Table("approvals_headline_counts", "Headline counts: data vs the review",
-                            ["metric", "description", "data", "data_verified_only", "review",
-                             "difference"], counts))
+                            ["metric", "description", "review", "data_review_date", "data",
+                             "data_verified_only", "difference", "why"], counts))
     sec.tables.append(Table("approvals_agents", "Approved agents and their first approval",
                             list(ap.summarize_agents(events)[0].keys()) if events else ["agent"],
                             ap.summarize_agents(events), show=False))

@@ -132,6 +132,8 @@ APPROVAL_PARAMETERS: dict[str, str] = {
     "since": "Events on or after this date (YYYY, YYYY-MM or YYYY-MM-DD).",
     "status": "`active`, `superseded` or `withdrawn`.",
     "verified": "`yes`: only rows checked against their source.",
+    "as_of": "The approvals as they stood on this date (YYYY[-MM[-DD]]): events approved by "
+             "then, with the status they had then; the headline counts are recomputed.",
 }
 
 
@@ -146,7 +148,8 @@ def query_approvals_page(params: Mapping[str, str]) -> dict[str, Any]:
     chosen = ap.query_approvals(
         events, agent=params.get("agent") or None, agency=params.get("agency") or None,
         cancer=params.get("cancer") or None, since=params.get("since") or None,
-        status=params.get("status") or None, verified_only=verified == "yes")
+        status=params.get("status") or None, verified_only=verified == "yes",
+        as_of=params.get("as_of") or None)
     first = ap.first_approvals([e for e in chosen if e.status != "withdrawn"])
     return jsonable({
         "filters": {k: v for k, v in params.items() if v},
@@ -156,7 +159,8 @@ def query_approvals_page(params: Mapping[str, str]) -> dict[str, Any]:
              "indication": e.indication, "verified": e.verified}
             for a, e in sorted(first.items(), key=lambda kv: (kv[1].date, kv[0]))
         ],
-        "headline_counts": ap.summarize_counts(events),
+        "headline_counts": ap.summarize_counts(events, as_of=params.get("as_of") or None),
+        "review_as_of": ap.REVIEW_AS_OF,
         "agencies": {code: name for code, (_, name) in ap.AGENCIES.items()},
     })
 

@@ -308,16 +308,17 @@ def iter_explorer_csv(con: duckdb.DuckDBPyConnection, eq: ExplorerQuery,
     """The whole selection (every page), in the requested order, as UTF-8 CSV chunks: the
     trial table (:data:`~ici_atlas.analyses.trials.TRIAL_TABLE`), written as every CSV of
     ici-atlas is (:mod:`ici_atlas.tables`)."""
-    from ..analyses.trials import TRIAL_TABLE, iter_trials
-    from ..tables import _csv_text
+    from ..analyses.trials import TRIAL_TABLE, iter_trials_text
+    from ..tables import safe_csv_cell
 
     columns = list(TRIAL_TABLE)
-    kinds = [TRIAL_TABLE[c] for c in columns]
+    textual = [TRIAL_TABLE[c] in ("str", "list") for c in columns]
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(columns)
-    for rows in iter_trials(con, eq.flt, columns, eq.sort, eq.order, batch):
-        writer.writerows([_csv_text(v, k) for v, k in zip(row, kinds)] for row in rows)
+    for rows in iter_trials_text(con, eq.flt, columns, eq.sort, eq.order, batch):
+        writer.writerows([("" if v is None else (safe_csv_cell(v) if t else v))
+                          for v, t in zip(row, textual)] for row in rows)
         yield buf.getvalue().encode("utf-8")
         buf.seek(0)
         buf.truncate()
