@@ -99,8 +99,9 @@ STRATEGY_TABLE: dict[str, str] = {
     "target": "str", "intervention": "str", "direction": "str", "evidence_level": "str",
     "evidence_note": "str", "preclinical_support": "str", "tumour_types": "list",
     "finding": "str", "references": "list", "phenotypes": "list", "partner_classes": "list",
-    "agents": "list", "trials": "int", "highest_phase": "str", "by_phase": "json",
-    "trial_ids": "list",
+    "agents": "list", "links_by": "str", "evidence_level_review": "str", "approved_by": "list",
+    "trials": "int", "highest_phase": "str", "by_phase": "json", "trial_ids": "list",
+    "trial_note": "str",
 }
 
 
@@ -267,6 +268,17 @@ class Atlas:
             flt = ls.check_filter(con, self._filter(con, options))
             rows = _landscape_rows(ls, con, kind, flt, top, extra)
         return frame(rows, LANDSCAPE_TABLES[kind])
+
+    def landscape_unmapped(self, top: int | None = None, **filters: Any) -> pd.DataFrame:
+        """Partner intervention names that map to no partner class, ranked by PD-(L)1
+        trials: what the partner vocabulary does not cover yet."""
+        from .analyses import landscape as ls
+
+        with self.reading() as con:
+            flt = ls.check_filter(con, self._filter(con, filters))
+            rows = ls.query_unmapped(con, flt, top=top)
+        return frame(rows, {"intervention_name": "str", "unknown_term": "str", "rule": "str",
+                            "trials": "int", "nct_ids": "list"})
 
     def landscape_total(self, **filters: Any) -> int:
         """The number of PD-1/PD-L1 trials passing the filters."""

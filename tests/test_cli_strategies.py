@@ -32,7 +32,7 @@ def store(tmp_path) -> Path:
                    phase_label TEXT, start_year INTEGER, is_pd1_pdl1 BOOLEAN)""")
     con.execute("""CREATE TABLE trial_partners (nct_id TEXT, arm_label TEXT, intervention_name TEXT,
                    partner_drug TEXT, partner_class TEXT, matched_term TEXT)""")
-    con.execute("CREATE TABLE trial_agents (nct_id TEXT, agent_id TEXT)")
+    con.execute("CREATE TABLE trial_agents (nct_id TEXT, agent_id TEXT, bispecific BOOLEAN, other_target TEXT)")
     con.executemany("INSERT INTO trials VALUES (?, ?, ?, ?, ?, ?)", [
         ("NCT00000011", "Atezolizumab + bevacizumab", "COMPLETED", "Phase 3", 2018, True),
         ("NCT00000012", "Pembrolizumab + lenvatinib", "RECRUITING", "Phase 2", 2021, True),

@@ -35,10 +35,30 @@ def test_cell_product_redirected_to_pd_l1_is_not_an_agent(ctgov_data):
     assert not _trial(ctgov_data, "NCT02937844").trial["is_pd1_pdl1"]
 
 
-def test_observational_study_names_but_does_not_give(ctgov_data):
+def test_observational_study_observes_the_exposure(ctgov_data):
+    """The review counted every study evaluating PD-(L)1 blockade, observational ones too:
+    such a study is a PD-(L)1 trial whose exposure is observed, not assigned."""
     t = _trial(ctgov_data, "NCT03486119").trial  # nivolumab biomarker study
-    assert not t["is_pd1_pdl1"] and t["agents"] == []
+    assert t["is_pd1_pdl1"] and t["agents"] == ["nivolumab"] and t["exposure"] == "observed"
     assert "observational study" in t["pd1_rule"] and "nivolumab" in t["pd1_rule"]
+
+
+def test_agent_named_only_in_the_title_counts(ctgov_data):
+    t = _trial(ctgov_data, "NCT05120375").trial  # BAT6021 +/- tislelizumab (official title)
+    assert t["is_pd1_pdl1"] and t["agents"] == ["tislelizumab"] and t["exposure"] == "assigned"
+    assert "named only in the title" in t["pd1_rule"]
+
+
+def test_a_prior_treatment_in_the_title_is_not_the_studied_agent():
+    from ici_atlas.concepts.trial import classify_study
+
+    record = {"protocolSection": {
+        "identificationModule": {"nctId": "NCT00000099",
+                                 "briefTitle": "Drug X in Melanoma Refractory to Pembrolizumab"},
+        "designModule": {"studyType": "INTERVENTIONAL", "phases": ["PHASE2"]},
+        "conditionsModule": {"conditions": ["Melanoma"]},
+        "armsInterventionsModule": {"interventions": [{"type": "DRUG", "name": "Drug X"}]}}}
+    assert not classify_study(record).trial["is_pd1_pdl1"]
 
 
 def test_eligibility_and_ctla4_only_are_not_pd1(ctgov_data):

@@ -35,9 +35,21 @@ def test_radiotherapy_breaks_monotherapy(ctgov_data):
 
 
 def test_unknown_code_beside_known_agent_is_other(ctgov_data):
-    res = _trial(ctgov_data, "NCT03667716")  # 'COM701 with Opdivo (Nivolumab).'
-    assert not res.trial["monotherapy_arm"] and res.trial["partner_classes"] == ["other"]
-    assert any(p[4] == "other" and p[5] == "com701" for p in res.partner_rows)
+    import copy
+    from ici_atlas.concepts.trial import classify_study
+
+    # 'COM701 with Opdivo (Nivolumab).' — COM701 is in the partner vocabulary (PVRIG) now;
+    # renamed to a code it does not know, it is an unknown drug of class other.
+    res = _trial(ctgov_data, "NCT03667716")
+    assert not res.trial["monotherapy_arm"] and res.trial["partner_classes"] == ["PVRIG"]
+    rec = copy.deepcopy(record(ctgov_data, "NCT03667716"))
+    for iv in rec["protocolSection"]["armsInterventionsModule"]["interventions"]:
+        iv["name"] = iv["name"].replace("COM701", "ZZX123")
+    for arm in rec["protocolSection"]["armsInterventionsModule"].get("armGroups", []):
+        arm["interventionNames"] = [n.replace("COM701", "ZZX123") for n in arm.get("interventionNames", [])]
+    res = classify_study(rec)
+    assert res.trial["partner_classes"] == ["other"]
+    assert any(p[4] == "other" and p[5] == "zzx123" for p in res.partner_rows)
 
 
 def test_single_group_with_one_arm_per_drug_is_one_regimen(ctgov_data):

@@ -191,7 +191,7 @@ def tiny_store(tmp_path) -> duckdb.DuckDBPyConnection:
                    phase_label TEXT, start_year INTEGER, is_pd1_pdl1 BOOLEAN)""")
     con.execute("""CREATE TABLE trial_partners (nct_id TEXT, arm_label TEXT, intervention_name TEXT,
                    partner_drug TEXT, partner_class TEXT, matched_term TEXT)""")
-    con.execute("CREATE TABLE trial_agents (nct_id TEXT, agent_id TEXT)")
+    con.execute("CREATE TABLE trial_agents (nct_id TEXT, agent_id TEXT, bispecific BOOLEAN, other_target TEXT)")
     con.executemany("INSERT INTO trials VALUES (?, ?, ?, ?, ?, ?)", [
         ("NCT00000001", "A", "COMPLETED", "Phase 3", 2019, True),
         ("NCT00000002", "B", "RECRUITING", "Phase 1/2", 2022, True),
@@ -204,7 +204,7 @@ def tiny_store(tmp_path) -> duckdb.DuckDBPyConnection:
         ("NCT00000003", "arm", "Bevacizumab", "bevacizumab", "VEGF", "bevacizumab"),
         ("NCT00000004", "arm", "Mogamulizumab", "mogamulizumab", "other", "mogamulizumab"),
     ])
-    con.execute("INSERT INTO trial_agents VALUES ('NCT00000002', 'ivonescimab')")
+    con.execute("INSERT INTO trial_agents VALUES ('NCT00000002', 'ivonescimab', true, 'VEGF')")
     yield con
     con.close()
 
@@ -235,9 +235,13 @@ def test_evidence_map_marks_the_translation_gap(kb, tiny_store):
     assert not points["cuproptosis"]["translation_gap"]  # limited support
     angio = points["anti-angiogenic-combination"]
     assert angio["clinical_stage"] == "approved" and not angio["translation_gap"]
-    # a preclinical-only strategy lifted by a linked phase 3 trial in the store
-    assert points["vascular-normalisation-dosing"]["clinical_stage"] == "phase 3"
-    assert points["vascular-normalisation-dosing"]["stage_from"] == "trials"
+    # a preclinical refinement of a broad class is not lifted by the class's trials
+    # (issue 12: trials link by a strategy's own agents, not by a broad partner class)
+    assert points["vascular-normalisation-dosing"]["clinical_stage"] == "no clinical data"
+    by_id = {r["id"]: r for r in rows}
+    assert by_id["vascular-normalisation-dosing"]["trials"] == 0
+    assert by_id["vascular-normalisation-dosing"]["trial_note"] == "no named agent to link trials by"
+    assert by_id["tigit-41bb-bispecific"]["trials"] == 0
 
 
 def test_evidence_map_figure(kb, tiny_store, tmp_path):
@@ -282,7 +286,8 @@ def test_real_store_links_vegf_strategies_to_trials(kb, real_store):
             """SELECT count(DISTINCT t.nct_id) FROM trials t
                WHERE t.is_pd1_pdl1 AND list_contains(?, t.nct_id) AND (
                  EXISTS (SELECT 1 FROM trial_partners p WHERE p.nct_id = t.nct_id AND p.partner_class = 'VEGF')
-                 OR EXISTS (SELECT 1 FROM trial_agents a WHERE a.nct_id = t.nct_id AND a.agent_id = 'ivonescimab'))""",
+                 OR EXISTS (SELECT 1 FROM trial_agents a WHERE a.nct_id = t.nct_id
+                            AND (a.agent_id = 'ivonescimab' OR (a.bispecific AND a.other_target = 'VEGF'))))""",
             [ids],
         ).fetchone()[0]
         assert checked == len(ids) == len(set(ids))
@@ -292,3 +297,19 @@ def test_real_store_links_vegf_strategies_to_trials(kb, real_store):
         assert phases == sorted(phases, key=ev.TRIAL_PHASES.index)
     finally:
         con.close()
+
+
+def test_evidence_level_is_grounded_in_the_approvals(kb):
+    """A strategy whose regimen has an approval event is at least 'approved', derived from
+    the approvals table (issue 12): CTLA-4 co-blockade (nivolumab + ipilimumab, durvalumab +
+    tremelimumab) and immunogenic-payload ADCs (enfortumab vedotin + pembrolizumab)."""
+    rows = {r["id"]: r for r in ev.query_strategy_table(None, kb.strategies)}
+    ctla4 = rows["ctla4-coblockade"]
+    assert ctla4["evidence_level"] == "approved" and ctla4["evidence_level_review"] == "phase 3"
+    assert any(e.startswith("nivolumab-fda") for e in ctla4["approved_by"])
+    adc = rows["adc-immunogenic-payload"]
+    assert adc["evidence_level"] == "approved" and adc["approved_by"]
+    assert rows["tigit-41bb-bispecific"]["evidence_level"] == "preclinical"
+    for r in rows.values():
+        if not r["approved_by"]:
+            assert r["evidence_level"] == r["evidence_level_review"]

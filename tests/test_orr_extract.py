@@ -416,7 +416,8 @@ def test_cli_compare_with_a_curated_file(built_store, tmp_path):
     curated = tmp_path / "orr_arms.tsv"
     row = _curated().to_row()
     curated.write_text("\t".join(ORR_COLUMNS) + "\n"
-                       + "\t".join("" if row[c] is None else str(row[c]) for c in ORR_COLUMNS) + "\n",
+                       + "\t".join("" if row[c] is None else ({True: "yes", False: "no"}.get(row[c], str(row[c]))
+                                    if isinstance(row[c], bool) else str(row[c])) for c in ORR_COLUMNS) + "\n",
                        encoding="utf-8")
     result = _run("orr-compare", "--db", str(built_store), "--curated", str(curated), "--csv")
     assert result.exit_code == 0, result.output

@@ -75,7 +75,12 @@ _STRATEGY_FIELDS = {
     "preclinical_support": str, "tumour_types": list, "finding": str, "references": list,
     "phenotypes": list, "partner_classes": list, "agents": list,
 }
-_OPTIONAL_FIELDS = {"evidence_note": str}
+_OPTIONAL_FIELDS = {"evidence_note": str, "links_by": str}
+#: How a strategy is linked to trials and approvals: ``agents`` (its own named drugs, the
+#: default: a strategy about one mechanism is tested only by a drug of that mechanism) or
+#: ``class`` (its partner classes too: the strategy is the class itself, e.g. CTLA-4
+#: co-blockade or anti-angiogenic combination).
+LINKS_BY = ("agents", "class")
 _FINDING_FIELDS = {
     "id": str, "combination": str, "partner_target": str, "outcome": str, "trials": list,
     "phase": str, "tumour_types": list, "finding": str, "references": list,
@@ -110,6 +115,7 @@ class Strategy:
     partner_classes: tuple[str, ...]
     agents: tuple[str, ...]
     evidence_note: str = ""
+    links_by: str = "agents"
 
     @property
     def evidence_rank(self) -> int:
@@ -280,6 +286,11 @@ def parse_strategies(path: Path, check_vocab: bool = True) -> KnowledgeBase:
             _check_choice(path, ident, "phenotypes", p, tuple(phenotypes))
         refs = _check_references(path, ident, entry["references"], bibliography)
         _check_links(path, ident, entry["partner_classes"], entry["agents"], check_vocab)
+        links_by = entry.get("links_by", "agents")
+        _check_choice(path, ident, "links_by", links_by, LINKS_BY)
+        if links_by == "class" and not entry["partner_classes"]:
+            raise VocabularyError(f"{path.name} strategy {ident!r}: links_by class needs partner_classes",
+                                  fix="name its partner classes, or link by agents")
         if not entry["tumour_types"]:
             raise VocabularyError(
                 f"{path.name} strategy {ident!r}: empty tumour_types", fix="write [not stated] when the review gives none"
@@ -293,6 +304,7 @@ def parse_strategies(path: Path, check_vocab: bool = True) -> KnowledgeBase:
                 partner_classes=tuple(entry["partner_classes"]),
                 agents=tuple(entry["agents"]),
                 evidence_note=entry.get("evidence_note", ""),
+                links_by=links_by,
             )
         )
     if not strategies:
@@ -315,6 +327,11 @@ def parse_findings(path: Path, check_vocab: bool = True) -> tuple[CombinationFin
         _check_choice(path, ident, "phase", entry["phase"], EVIDENCE_LEVELS)
         refs = _check_references(path, ident, entry["references"], bibliography)
         _check_links(path, ident, entry["partner_classes"], entry["agents"], check_vocab)
+        links_by = entry.get("links_by", "agents")
+        _check_choice(path, ident, "links_by", links_by, LINKS_BY)
+        if links_by == "class" and not entry["partner_classes"]:
+            raise VocabularyError(f"{path.name} strategy {ident!r}: links_by class needs partner_classes",
+                                  fix="name its partner classes, or link by agents")
         out.append(
             CombinationFinding(
                 **{k: entry[k] for k in _FINDING_FIELDS if k not in {"trials", "tumour_types", "references", "partner_classes", "agents"}},
@@ -495,6 +512,8 @@ def store_is_classified(con) -> bool:
 
 
 def _link_terms(item: Strategy | CombinationFinding) -> tuple[list[str], list[str]]:
+    """(partner classes, drug names) that link an item to trials: a strategy linked by its
+    agents gives no classes; combination findings and class strategies give both."""
     from ..vocab import load_partner_index, normalize_name
 
     partners = load_partner_index()
@@ -502,7 +521,51 @@ def _link_terms(item: Strategy | CombinationFinding) -> tuple[list[str], list[st
     for a in item.agents:
         p = partners.get(normalize_name(a))
         names.append(p.drug if p else a)
+    if isinstance(item, Strategy) and item.links_by == "agents":
+        return [], names
     return list(item.partner_classes), names
+
+
+#: Second targets of bispecific agents that stand for a partner class.
+_TARGET_CLASS = {"VEGF": "VEGF", "CTLA-4": "CTLA-4", "LAG-3": "LAG-3", "TIGIT": "TIGIT",
+                 "TIM-3": "TIM-3", "4-1BB": "CD40/4-1BB/OX40"}
+
+
+def strategy_approvals(item: Strategy, events: Sequence | None = None) -> list[str]:
+    """Approval events (ids) of a regimen the strategy stands for: the event's agent is one
+    of its agents (a fixed-dose product, a bispecific), or a combination partner of the
+    event is one of its agents — or, for a strategy linked by class, of its partner classes
+    (a bispecific whose second target is that class counts too)."""
+    from ..vocab import load_agents, load_partner_index, normalize_name
+    from . import approvals as ap
+
+    if events is None:
+        events = ap.load_approval_events()
+    partners = load_partner_index()
+    agents = {a.agent_id: a for a in load_agents()}
+    own = set()
+    for name in item.agents:
+        p = partners.get(normalize_name(name))
+        own.add(p.drug if p else name.casefold())
+    classes = set(item.partner_classes) if item.links_by == "class" else set()
+    hits = []
+    for e in events:
+        if e.agent in own:
+            hits.append(e.event_id)
+            continue
+        agent = agents.get(e.agent)
+        if classes and agent is not None and agent.bispecific and any(
+                _TARGET_CLASS.get(t) in classes for t in agent.targets):
+            hits.append(e.event_id)
+            continue
+        for drug in e.combination:
+            p = partners.get(normalize_name(drug))
+            if p is None:
+                continue
+            if p.drug in own or (classes and set(p.classes) & classes):
+                hits.append(e.event_id)
+                break
+    return hits
 
 
 def query_strategy_trials(con, item: Strategy | CombinationFinding) -> list[dict[str, Any]]:
@@ -514,6 +577,7 @@ def query_strategy_trials(con, item: Strategy | CombinationFinding) -> list[dict
         return []
     cls = classes or [""]
     ags = [a.casefold() for a in agents] or [""]
+    targets = [t for t, c in _TARGET_CLASS.items() if c in classes] or [""]
     phase_order = " ".join(f"WHEN '{p}' THEN {i}" for i, p in enumerate(TRIAL_PHASES))
     sql = f"""
         WITH hits AS (
@@ -525,6 +589,9 @@ def query_strategy_trials(con, item: Strategy | CombinationFinding) -> list[dict
             UNION
             SELECT nct_id, 'agent ' || agent_id FROM trial_agents
              WHERE list_contains(?, lower(agent_id))
+            UNION
+            SELECT nct_id, 'bispecific ' || agent_id FROM trial_agents
+             WHERE bispecific AND list_contains(?, other_target)
         )
         SELECT t.nct_id, coalesce(t.phase_label, 'NA') AS phase, t.overall_status AS status,
                t.start_year, t.brief_title AS title, string_agg(DISTINCT h.why, '; ' ORDER BY h.why) AS matched
@@ -535,7 +602,7 @@ def query_strategy_trials(con, item: Strategy | CombinationFinding) -> list[dict
     """
     return [
         dict(zip(("nct_id", "phase", "status", "start_year", "title", "matched"), r))
-        for r in con.execute(sql, [cls, ags, ags]).fetchall()
+        for r in con.execute(sql, [cls, ags, ags, targets]).fetchall()
     ]
 
 
@@ -550,17 +617,31 @@ def summarize_trials(trials: Sequence[dict[str, Any]]) -> dict[str, Any]:
 
 
 def query_strategy_table(con, strategies: Sequence[Strategy]) -> list[dict[str, Any]]:
-    """Strategy rows with their trial counts (``con`` None or unclassified: counts are None)."""
+    """Strategy rows with their trial counts (``con`` None or unclassified: counts are None)
+    and their evidence level grounded in the data: at least ``approved`` where an approval
+    event for the strategy's regimen exists (``approved_by``); ``evidence_level_review`` keeps
+    the level the review's text supports."""
     linked = con is not None and store_is_classified(con)
     rows = []
     for s in strategies:
         row = s.as_row()
+        approved_by = strategy_approvals(s)
+        row["evidence_level_review"] = s.evidence_level
+        row["approved_by"] = approved_by
+        if approved_by:
+            row["evidence_level"] = "approved"
         if linked:
             trials = query_strategy_trials(con, s)
             row.update(summarize_trials(trials))
             row["trial_ids"] = [t["nct_id"] for t in trials]
+            if not trials and s.links_by == "agents":
+                row["trial_note"] = ("no trial of its own agent in the store" if s.agents
+                                     else "no named agent to link trials by")
+            else:
+                row["trial_note"] = ""
         else:
-            row.update({"trials": None, "highest_phase": None, "by_phase": None, "trial_ids": None})
+            row.update({"trials": None, "highest_phase": None, "by_phase": None,
+                        "trial_ids": None, "trial_note": None})
         rows.append(row)
     return rows
 

@@ -45,6 +45,7 @@ LIST_FILTERS: dict[str, tuple[str, bool]] = {
     "phase": ("phase_label", False),
     "line": ("line_of_therapy", False),
     "setting": ("setting", False),
+    "exposure": ("exposure", False),
 }
 
 #: Columns the free-text search looks in.
@@ -67,6 +68,7 @@ class TrialFilter:
     country: tuple[str, ...] = ()
     line: tuple[str, ...] = ()
     setting: tuple[str, ...] = ()
+    exposure: tuple[str, ...] = ()
     monotherapy: bool | None = None
     bispecific: bool | None = None
     since: int | None = None
@@ -95,7 +97,7 @@ class TrialFilter:
         if self.target_class:
             parts.append(f"anti-{self.target_class}")
         for name in ("agent", "cancer", "phase", "partner", "status", "sponsor", "country",
-                     "line", "setting"):
+                     "line", "setting", "exposure"):
             values = getattr(self, name)
             if values:
                 parts.append(", ".join(values))
@@ -353,7 +355,8 @@ def resolve_filter(con: duckdb.DuckDBPyConnection | None = None, **given: Any) -
 
 
 _LISTING = {"partner": "partners", "country": "countries", "sponsor": "sponsors",
-            "status": "phases --format json", "line": "phases", "setting": "phases"}
+            "status": "phases --format json", "line": "phases", "setting": "phases",
+            "exposure": "phases"}
 
 
 def filter_from_params(params: Mapping[str, Sequence[str]], con=None,

@@ -481,6 +481,43 @@ def query_countries(
     return rows
 
 
+def query_unmapped(con: duckdb.DuckDBPyConnection, flt: TrialFilter = TrialFilter(),
+                   top: int | None = None) -> list[dict]:
+    """Partner intervention names that map to no partner class (class ``other``) in arms
+    that give the PD-(L)1 agent, ranked by the number of PD-(L)1 trials naming them — what
+    the partner vocabulary (``vocab/partners.tsv``) does not know yet.
+
+    Rows: ``intervention_name``, ``unknown_term`` (the word read as a drug, when the name
+    also holds known drugs), ``rule``, ``trials``, ``nct_ids`` (list).
+    """
+    flt = check_filter(con, flt)
+    where, params = _where(flt)
+    rows = con.execute(
+        f"""
+        SELECT p.intervention_name, p.matched_term, p.rule,
+               count(DISTINCT p.nct_id) AS n, list(DISTINCT p.nct_id ORDER BY p.nct_id)
+        FROM trial_partners p
+        JOIN trial_arms a ON a.nct_id = p.nct_id AND a.arm_label IS NOT DISTINCT FROM p.arm_label
+        JOIN trials t ON t.nct_id = p.nct_id
+        WHERE p.partner_class = 'other' AND len(a.pd1_agents) > 0 AND {where}
+        GROUP BY ALL ORDER BY n DESC, p.intervention_name
+        """, params).fetchall()
+    out = [{"intervention_name": r[0], "unknown_term": r[1], "rule": r[2], "trials": r[3],
+            "nct_ids": r[4]} for r in rows]
+    return out[:top] if top else out
+
+
+def query_other_share(con: duckdb.DuckDBPyConnection, flt: TrialFilter = TrialFilter()) -> dict:
+    """How many PD-(L)1 trials have a partner of class ``other`` (Figure 5A's catch-all)."""
+    flt = check_filter(con, flt)
+    where, params = _where(flt)
+    total, other = con.execute(
+        f"SELECT count(*), count(*) FILTER (WHERE list_contains(t.partner_classes, 'other')) "
+        f"FROM trials t WHERE {where}", params).fetchone()
+    return {"trials": total, "with_other_partner": other,
+            "percent": _percent(other, total)}
+
+
 ANALYSES: tuple[str, ...] = (
     "phases", "cancers", "partners", "bispecifics", "years", "sponsors", "countries",
 )

@@ -25,7 +25,7 @@ TRIAL_TABLE: dict[str, str] = {
     "overall_status": "str", "study_type": "str", "start_date": "date", "start_year": "int",
     "first_posted": "date", "last_update_posted": "date", "lead_sponsor": "str",
     "sponsor_class": "str", "enrollment": "int", "has_results": "bool", "countries": "list",
-    "line_of_therapy": "str", "setting": "str", "official_title": "str",
+    "line_of_therapy": "str", "setting": "str", "exposure": "str", "official_title": "str",
 }
 
 #: Sort keys -> SQL expression (the only request text that selects SQL).

@@ -3,6 +3,7 @@ figures; ``ici-atlas figures landscape`` and ``ici-atlas export landscape``."""
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Callable
 
@@ -26,11 +27,32 @@ FIGURE_FOR = {
 }
 
 
-def filter_options(func: Callable) -> Callable:
-    """The trial filters (the same names as the API and the dashboard)."""
-    func = click.option("--posted-by", metavar="DATE",
-                        help="Only trials first posted on or before DATE (YYYY[-MM[-DD]]): "
-                             "the landscape as of that date.")(func)
+_FILTER_PARAMS = ("target_class", "cancers", "phases", "agents", "partners", "since", "until",
+                  "posted_by", "exposure")
+
+
+def filter_options(command: Callable) -> Callable:
+    """The trial filters (the same names as the API and the dashboard), handed to the
+    command as one ``filters`` dict with the API's names."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        raw = {k: kwargs.pop(k) for k in _FILTER_PARAMS}
+        filters = {"target_class": raw["target_class"], "cancer": list(raw["cancers"]),
+                   "phase": list(raw["phases"]), "agent": list(raw["agents"]),
+                   "partner": list(raw["partners"]), "since": raw["since"],
+                   "until": raw["until"], "posted_by": raw["posted_by"],
+                   "exposure": raw["exposure"]}
+        return command(*args, filters=filters, **kwargs)
+
+    func = wrapper
+    func = click.option("--exposure", "exposure", type=Choice(["assigned", "observed"]),
+                        default=None, help="Only studies that assign the PD-(L)1 agent "
+                        "(interventional) or only those that observe it (observational); "
+                        "default both, as the review counted.")(func)
+    func = click.option("--as-of", "--posted-by", "posted_by", metavar="DATE",
+                        help="The landscape as of DATE (YYYY[-MM[-DD]]): only trials first "
+                             "posted on or before it.")(func)
     func = click.option("--until", type=int, metavar="YEAR",
                         help="Only trials that started in YEAR or earlier.")(func)
     func = click.option("--since", type=int, metavar="YEAR",
@@ -49,12 +71,6 @@ def filter_options(func: Callable) -> Callable:
     func = click.option("--class", "target_class", metavar="PD-1|PD-L1",
                         help="Only trials giving an anti-PD-1 (or anti-PD-L1) agent.")(func)
     return func
-
-
-def _filters(target_class, cancers, phases, agents, partners, since, until, posted_by) -> dict:
-    return {"target_class": target_class, "cancer": list(cancers), "phase": list(phases),
-            "agent": list(agents), "partner": list(partners), "since": since, "until": until,
-            "posted_by": posted_by}
 
 
 def figure_dir_option(func: Callable) -> Callable:
@@ -112,7 +128,7 @@ def landscape_group() -> None:
 @output_options
 @figure_dir_option
 @db_option
-def phases_cmd(target_class, cancers, phases, agents, partners, since, until, posted_by, fmt,
+def phases_cmd(filters, fmt,
                out, figure_dir, db_path):
     """Trials per phase (Figure 2A); the rows add up to the number of trials.
 
@@ -120,8 +136,7 @@ def phases_cmd(target_class, cancers, phases, agents, partners, since, until, po
     Example:
       ici-atlas landscape phases --cancer NSCLC --format json
     """
-    _table("phases", db_path, _filters(target_class, cancers, phases, agents, partners, since,
-                                       until, posted_by), fmt, out, figure_dir)
+    _table("phases", db_path, filters, fmt, out, figure_dir)
 
 
 @landscape_group.command("cancers")
@@ -131,7 +146,7 @@ def phases_cmd(target_class, cancers, phases, agents, partners, since, until, po
 @output_options
 @figure_dir_option
 @db_option
-def cancers_cmd(target_class, cancers, phases, agents, partners, since, until, posted_by, top,
+def cancers_cmd(filters, top,
                 fmt, out, figure_dir, db_path):
     """Trials per cancer group (Figures 2B, 2C with --class PD-1 / PD-L1).
 
@@ -142,8 +157,7 @@ def cancers_cmd(target_class, cancers, phases, agents, partners, since, until, p
     Example:
       ici-atlas landscape cancers --class PD-L1 --top 10
     """
-    _table("cancers", db_path, _filters(target_class, cancers, phases, agents, partners, since,
-                                        until, posted_by), fmt, out, figure_dir,
+    _table("cancers", db_path, filters, fmt, out, figure_dir,
            note=" A trial in several cancer groups counts in each.", top=top)
 
 
@@ -155,7 +169,7 @@ def cancers_cmd(target_class, cancers, phases, agents, partners, since, until, p
 @output_options
 @figure_dir_option
 @db_option
-def partners_cmd(target_class, cancers, phases, agents, partners, since, until, posted_by,
+def partners_cmd(filters,
                  targets_only, top, fmt, out, figure_dir, db_path):
     """Combination partners of the PD-1/PD-L1 agent, ranked (Figure 5A).
 
@@ -166,8 +180,7 @@ def partners_cmd(target_class, cancers, phases, agents, partners, since, until, 
     Example:
       ici-atlas landscape partners --targets-only --top 10
     """
-    _table("partners", db_path, _filters(target_class, cancers, phases, agents, partners, since,
-                                         until, posted_by), fmt, out, figure_dir,
+    _table("partners", db_path, filters, fmt, out, figure_dir,
            note=" A trial with several partner classes counts in each.", top=top,
            targets_only=targets_only)
 
@@ -177,7 +190,7 @@ def partners_cmd(target_class, cancers, phases, agents, partners, since, until, 
 @output_options
 @figure_dir_option
 @db_option
-def bispecifics_cmd(target_class, cancers, phases, agents, partners, since, until, posted_by,
+def bispecifics_cmd(filters,
                     fmt, out, figure_dir, db_path):
     """Bispecific / bifunctional PD-(L)1 agents by highest phase reached (Figure 5B).
 
@@ -188,8 +201,7 @@ def bispecifics_cmd(target_class, cancers, phases, agents, partners, since, unti
     Example:
       ici-atlas landscape bispecifics --format csv
     """
-    _table("bispecifics", db_path, _filters(target_class, cancers, phases, agents, partners,
-                                            since, until, posted_by), fmt, out, figure_dir)
+    _table("bispecifics", db_path, filters, fmt, out, figure_dir)
 
 
 @landscape_group.command("years")
@@ -197,7 +209,7 @@ def bispecifics_cmd(target_class, cancers, phases, agents, partners, since, unti
 @output_options
 @figure_dir_option
 @db_option
-def years_cmd(target_class, cancers, phases, agents, partners, since, until, posted_by, fmt,
+def years_cmd(filters, fmt,
               out, figure_dir, db_path):
     """Trials per start year (empty year = no start date), with anti-PD-1 / anti-PD-L1 counts.
 
@@ -205,8 +217,7 @@ def years_cmd(target_class, cancers, phases, agents, partners, since, until, pos
     Example:
       ici-atlas landscape years --phase 3 --since 2015
     """
-    _table("years", db_path, _filters(target_class, cancers, phases, agents, partners, since,
-                                      until, posted_by), fmt, out, figure_dir)
+    _table("years", db_path, filters, fmt, out, figure_dir)
 
 
 @landscape_group.command("sponsors")
@@ -218,7 +229,7 @@ def years_cmd(target_class, cancers, phases, agents, partners, since, until, pos
 @output_options
 @figure_dir_option
 @db_option
-def sponsors_cmd(target_class, cancers, phases, agents, partners, since, until, posted_by, by,
+def sponsors_cmd(filters, by,
                  top, fmt, out, figure_dir, db_path):
     """Trials per lead sponsor class or name; the rows add up to the number of trials.
 
@@ -226,8 +237,7 @@ def sponsors_cmd(target_class, cancers, phases, agents, partners, since, until, 
     Example:
       ici-atlas landscape sponsors --by name --top 15
     """
-    _table("sponsors", db_path, _filters(target_class, cancers, phases, agents, partners, since,
-                                         until, posted_by), fmt, out, figure_dir, top=top, by=by)
+    _table("sponsors", db_path, filters, fmt, out, figure_dir, top=top, by=by)
 
 
 @landscape_group.command("countries")
@@ -237,7 +247,7 @@ def sponsors_cmd(target_class, cancers, phases, agents, partners, since, until, 
 @output_options
 @figure_dir_option
 @db_option
-def countries_cmd(target_class, cancers, phases, agents, partners, since, until, posted_by, top,
+def countries_cmd(filters, top,
                   fmt, out, figure_dir, db_path):
     """Trials per location country; a multinational trial counts in each of its countries.
 
@@ -245,9 +255,33 @@ def countries_cmd(target_class, cancers, phases, agents, partners, since, until,
     Example:
       ici-atlas landscape countries --top 20 --format tsv
     """
-    _table("countries", db_path, _filters(target_class, cancers, phases, agents, partners,
-                                          since, until, posted_by), fmt, out, figure_dir,
+    _table("countries", db_path, filters, fmt, out, figure_dir,
            note=" A multinational trial counts in each country.", top=top or None)
+
+
+@landscape_group.command("unmapped")
+@filter_options
+@click.option("--top", type=int, default=None, metavar="N", help="Show the N most frequent.")
+@output_options
+@db_option
+def unmapped_cmd(filters, top, fmt, out, db_path):
+    """Partner intervention names that map to no partner class ("other"), ranked by the
+    number of PD-1/PD-L1 trials naming them in an arm that gives the PD-(L)1 agent: what
+    ici_atlas/vocab/partners.tsv does not cover yet.
+
+    \b
+    Example:
+      ici-atlas landscape unmapped --top 20
+    """
+    from ..analyses import landscape as ls
+
+    atlas = atlas_for(db_path)
+    df = atlas.landscape_unmapped(top=top, **filters)
+    with atlas.reading() as con:
+        share = ls.query_other_share(con, ls.check_filter(con, atlas._filter(con, filters)))
+    info(f"{share['with_other_partner']:,} of {share['trials']:,} PD-1/PD-L1 trials "
+         f"({share['percent']}%) have a partner of class 'other'.")
+    show(df, fmt, out)
 
 
 _FIGURES_HELP = """Write every landscape figure (Figures 2A–C, 5A–B, start year, sponsor,
@@ -270,13 +304,11 @@ def _figures_command(path: str) -> click.Command:
                   multiple=True, help="File format(s) to write (default: png and svg).")
     @filter_options
     @db_option
-    def command(out, top, formats, target_class, cancers, phases, agents, partners, since,
-                until, posted_by, db_path):
+    def command(out, top, formats, filters, db_path):
         from ..figures.landscape import FIGURE_NAMES
 
         atlas = atlas_for(db_path)
-        flt = atlas.filter(**_filters(target_class, cancers, phases, agents, partners, since,
-                                      until, posted_by))
+        flt = atlas.filter(**filters)
         _figures(atlas, flt, FIGURE_NAMES, out, top, tuple(formats) or ("png", "svg"))
 
     return command
@@ -294,8 +326,7 @@ landscape_group.add_command(_figures_command("landscape figures"))
               help="Fold all but the N largest cancer groups / countries / targets.")
 @filter_options
 @db_option
-def export_landscape_cmd(fmt, out, top, target_class, cancers, phases, agents, partners, since,
-                         until, posted_by, db_path):
+def export_landscape_cmd(fmt, out, top, filters, db_path):
     """Write every landscape table (phases, cancers, cancers_pd1, cancers_pdl1, partners,
     bispecifics, years, sponsors, countries) as Parquet or CSV files.
 
@@ -306,7 +337,7 @@ def export_landscape_cmd(fmt, out, top, target_class, cancers, phases, agents, p
     from ..tables import write_table
 
     atlas = atlas_for(db_path)
-    filters = _filters(target_class, cancers, phases, agents, partners, since, until, posted_by)
+    filters = filters
     tables = {kind: atlas.landscape(kind, top=top if kind in ("cancers", "partners", "countries")
                                     else None, **filters)
               for kind in ("phases", "cancers", "partners", "bispecifics", "years", "sponsors",

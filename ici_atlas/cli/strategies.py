@@ -49,7 +49,8 @@ def _flat(row: dict) -> dict:
 STRATEGY_COLUMNS = [
     "id", "category", "subcategory", "section", "mechanism", "target", "intervention", "direction",
     "evidence_level", "evidence_note", "preclinical_support", "tumour_types", "finding", "references",
-    "phenotypes", "partner_classes", "agents", "trials", "highest_phase", "by_phase", "trial_ids",
+    "phenotypes", "partner_classes", "agents", "links_by", "evidence_level_review", "approved_by",
+    "trials", "highest_phase", "by_phase", "trial_ids", "trial_note",
 ]
 TABLE_COLUMNS = ["id", "category", "intervention", "evidence_level", "references", "trials", "highest_phase", "by_phase"]
 

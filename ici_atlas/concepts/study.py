@@ -237,7 +237,10 @@ class Study:
 
     @property
     def countries(self) -> tuple[str, ...]:
-        """Distinct location countries, sorted."""
+        """Distinct location countries, sorted, one spelling per country
+        (:func:`ici_atlas.vocab.countries.canonical_country`)."""
+        from ..vocab.countries import canonical_country
+
         locations = _l(_d(self.protocol, "contactsLocationsModule"), "locations")
-        return tuple(sorted({c for loc in locations if isinstance(loc, dict)
+        return tuple(sorted({canonical_country(c) for loc in locations if isinstance(loc, dict)
                              for c in (_s(loc, "country"),) if c}))

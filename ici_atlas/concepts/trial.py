@@ -6,11 +6,13 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
 from ici_atlas.concepts.agents import DrugMatcher, default_drug_matcher
-from ici_atlas.concepts.arms import ArmRegimen, classify_arms
+from ici_atlas.concepts.arms import AgentUse, ArmRegimen, classify_arms
+from ici_atlas.concepts.matcher import fold_text
 from ici_atlas.concepts.cancers import (
     CancerClassifier,
     CancerHit,
@@ -22,9 +24,20 @@ from ici_atlas.concepts.partners import classify_intervention
 from ici_atlas.concepts.phases import classify_phase
 from ici_atlas.concepts.study import Study
 
-#: Study types whose interventions are given by the study (observational studies only
-#: observe treatment given in care, so they are never PD-(L)1 trials here).
+#: Study types whose interventions are given by the study: their PD-(L)1 exposure is
+#: ``assigned``. In observational studies treatment is given in care and observed: their
+#: exposure is ``observed``. The review counted every ClinicalTrials.gov study evaluating
+#: PD-1/PD-L1 blockade, both kinds (its Figure 2A has an "NA" phase bar), so both are
+#: PD-(L)1 trials here; the landscape can keep the assigned ones only.
 GIVING_STUDY_TYPES = frozenset({"INTERVENTIONAL", "EXPANDED_ACCESS"})
+EXPOSURES = ("assigned", "observed")
+
+#: Title words that make a named agent a prior or failed treatment, not the studied one
+#: ("after progression on pembrolizumab", "anti-PD-1-refractory melanoma").
+_PRIOR = re.compile(
+    r"(?:after|following|post|refractory to|resistant to|progress\w* (?:on|after|following)|"
+    r"previously treated with|pre-?treated with|failure (?:of|on)|failed|relapsed (?:on|after)|"
+    r"intolerant (?:of|to)|exposed to)\W+(?:\w+\W+){0,3}$")
 
 #: Columns of the ``trials`` table, in order (docs/store.md; the last ones are additions).
 TRIAL_COLUMNS = (
@@ -33,7 +46,7 @@ TRIAL_COLUMNS = (
     "lead_sponsor", "sponsor_class", "enrollment", "has_results", "is_pd1_pdl1", "agents",
     "target_class", "bispecific", "bispecific_other_target", "monotherapy_arm",
     "partner_classes", "cancer_groups", "oncotree_codes", "line_of_therapy", "setting",
-    "countries", "pd1_rule", "line_rule", "setting_rule",
+    "countries", "pd1_rule", "line_rule", "setting_rule", "exposure",
 )
 
 
@@ -69,6 +82,23 @@ def _list(values) -> list[str]:
     return [v for v in values if v]
 
 
+def _title_agents(study: Study, drugs: DrugMatcher) -> dict:
+    """PD-(L)1 agents a title names (brief, then official) when no intervention does: named
+    agents only (not generic wording), and not as a prior or failed treatment."""
+    found: dict = {}
+    for field_name, text in (("briefTitle", study.brief_title), ("officialTitle", study.official_title)):
+        if not text:
+            continue
+        folded = fold_text(text)
+        for hit in drugs.hits(text, generic=False, partners=False):
+            if hit.kind != "agent" or hit.agent.generic or hit.agent.agent_id in found:
+                continue
+            if _PRIOR.search(folded[:hit.start]):
+                continue
+            found[hit.agent.agent_id] = AgentUse(hit.agent, None, hit.phrase, field_name)
+    return found
+
+
 def classify_study(record: dict, classifiers: Classifiers | None = None) -> TrialClassification:
     """Classify one parsed API v2 study record."""
     cl = classifiers or default_classifiers()
@@ -91,16 +121,22 @@ def classify_study(record: dict, classifiers: Classifiers | None = None) -> Tria
     specific_classes = {u.agent.target_class for u in uses.values() if not u.agent.generic}
     uses = {k: u for k, u in uses.items()
             if not (u.agent.generic and u.agent.target_class in specific_classes)}
-    if uses and not gives:
-        pd1_rule = (f"{study.study_type.lower() or 'unknown type'} study: "
-                    f"{', '.join(sorted(uses))} named but not given by the study")
-        uses = {}
-    elif uses:
+    title_only = False
+    if not uses:
+        uses = _title_agents(study, cl.drugs)
+        title_only = bool(uses)
+    if uses:
         first = uses[sorted(uses)[0]]
         pd1_rule = f"{first.matched_field}: {first.matched_term!r}"
+        if title_only:
+            pd1_rule += " (named only in the title; no intervention names it)"
+        if not gives:
+            pd1_rule += (f" ({study.study_type.lower() or 'unknown type'} study: exposure "
+                         "observed, not assigned)")
     else:
         pd1_rule = None
     is_pd1 = bool(uses)
+    exposure = None if not is_pd1 else ("assigned" if gives else "observed")
     agent_ids = sorted(uses)
     classes = sorted({c for u in uses.values() for c in u.agent.target_class.split(";")})
     bispecific = [u.agent for u in uses.values() if u.agent.bispecific]
@@ -149,6 +185,7 @@ def classify_study(record: dict, classifiers: Classifiers | None = None) -> Tria
         "pd1_rule": pd1_rule,
         "line_rule": line.line_rule,
         "setting_rule": line.setting_rule,
+        "exposure": exposure,
     }
     out = TrialClassification(trial, arms, cancers, line, countries)
     for agent_id in agent_ids:

@@ -177,11 +177,29 @@ def build_landscape(con: duckdb.DuckDBPyConnection | None, reason: str,
     tables = ls.query_landscape_tables(con, top=TOP)
     totals = {
         "all": ls.query_total(con),
-        "PD-1": ls.query_total(con, LandscapeFilter("PD-1")),
-        "PD-L1": ls.query_total(con, LandscapeFilter("PD-L1")),
+        "PD-1": ls.query_total(con, LandscapeFilter(target_class="PD-1")),
+        "PD-L1": ls.query_total(con, LandscapeFilter(target_class="PD-L1")),
     }
     members = landscape_members(con, tables)
     sec.paragraphs = _prose(tables, totals, classified)
+    assigned = ls.query_total(con, LandscapeFilter(exposure=("assigned",)))
+    observed = ls.query_total(con, LandscapeFilter(exposure=("observed",)))
+    share = ls.query_other_share(con)
+    sec.paragraphs.append(
+        f"Inclusion follows the review, which counted every ClinicalTrials.gov study evaluating "
+        f"PD-1/PD-L1 blockade: {n(assigned)} studies assign a PD-(L)1 agent (interventional) and "
+        f"{n(observed)} observe patients treated with one (observational; phase NA); a study "
+        "that names its PD-(L)1 agent only in its title counts too (`ici-atlas trial` shows the "
+        "rule that matched). `--exposure assigned` keeps the interventional studies only.")
+    sec.paragraphs.append(
+        f"Figure 5A's catch-all: {n(share['with_other_partner'])} of {n(share['trials'])} "
+        f"PD-1/PD-L1 trials ({share['percent']}%) have a partner drug that maps to no partner "
+        "class; `ici-atlas landscape unmapped` lists them (table below).")
+    unmapped = ls.query_unmapped(con)
+    sec.tables.append(Table("landscape_unmapped_partners",
+                            "Partner interventions mapping to no class",
+                            ["intervention_name", "unknown_term", "rule", "trials", "nct_ids"],
+                            unmapped, show=bool(unmapped)))
     sec.figures = _charts(tables, members, totals)
     for name, rows in tables.items():
         columns = list(rows[0].keys()) if rows else ["value"]

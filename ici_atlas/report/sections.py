@@ -111,33 +111,68 @@ def _fmt_ci(row: dict) -> str:
     return f"{100 * row['ci_lb']:.1f}–{100 * row['ci_ub']:.1f}"
 
 
-def build_efficacy(con: duckdb.DuckDBPyConnection | None) -> Section:
-    sec = Section("efficacy", "Monotherapy efficacy (Figure 4)")
-    all_arms = load_orr_arms()
-    arms = query_orr_arms(all_arms)
+def _pool(arms):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", StatisticalWarning)
         pooled = pool_orr(arms, by=POOL_BY, method=POOL_METHOD, test=POOL_TEST,
                           measure=POOL_MEASURE)
-    stat_warnings = sorted({str(w.message) for w in caught
-                            if issubclass(w.category, StatisticalWarning)})
+    return pooled, sorted({str(w.message) for w in caught
+                           if issubclass(w.category, StatisticalWarning)})
+
+
+def _pooled_rows(pooled) -> list[dict]:
+    rows = []
+    for r in pooled:
+        out = {k: r.get(k) for k in ("tumor", "line", "k", "patients", "responders")}
+        for k in ("orr", "ci_lb", "ci_ub", "pi_lb", "pi_ub"):
+            out[f"{k}_percent"] = None if r.get(k) is None else round(100 * r[k], 1)
+        out["i2_percent"] = None if r.get("i2") is None else round(r["i2"], 1)
+        out["tau2"] = None if r.get("tau2") is None else round(r["tau2"], 4)
+        out["method"], out["trials"] = r["method"], r["trials"]
+        out["note"] = r.get("note") or ""
+        rows.append(out)
+    return rows
+
+
+_POOLED_HTML = ("tumor", "line", "k", "patients", "responders", "orr_percent", "ci_lb_percent",
+                "ci_ub_percent", "pi_lb_percent", "pi_ub_percent", "i2_percent", "note")
+
+
+def build_efficacy(con: duckdb.DuckDBPyConnection | None) -> Section:
+    from ..analyses.efficacy import compare_with_review, left_out_counts
+
+    sec = Section("efficacy", "Monotherapy efficacy (Figure 4)")
+    all_arms = load_orr_arms()
+    arms = query_orr_arms(all_arms)
+    heme = [a for a in query_orr_arms(all_arms, include_haematological=True) if a.haematological]
+    pooled, stat_warnings = _pool(arms)
+    left = left_out_counts(all_arms)
     multi = [r for r in pooled if r["k"] >= 2]
-    patients = sum(a.n_evaluable or 0 for a in arms if a.orr is not None)
+    small = [r for r in pooled if r["small_k"]]
+    patients = sum(a.n_evaluable or 0 for a in arms)
     sec.paragraphs = [
-        f"The curated dataset holds {plural(len(all_arms), 'monotherapy arm')} of PD-1/PD-L1 "
-        f"inhibitors; {n(len(arms))} are verified against their source and used here "
-        f"({n(patients)} evaluable patients); {n(len(all_arms) - len(arms))} unverified arms are "
-        "listed in the arms table but left out of the figure and the pooled estimates.",
+        f"The curated dataset holds {plural(len(all_arms), 'row')} (monotherapy arms and their "
+        f"published data cuts) of PD-1/PD-L1 inhibitors. The pooled analysis keeps the "
+        f"review's scope — verified rows, objective response, advanced solid tumours "
+        f"(maintenance as its own line), each trial's primary population, one data cut per "
+        f"arm: {plural(len(arms), 'arm')} from {plural(len({a.trial for a in arms}), 'trial')} "
+        f"({n(patients)} evaluable patients; the review: 118 trials, 22,433 patients).",
+        f"Left out ({n(sum(left.values()))} rows): "
+        + "; ".join(f"{reason} {n(count)}" for reason, count in left.items())
+        + ". Every row, pooled or not, is in the arms table with the reason "
+          "(`left_out_because`).",
         f"Pooling by tumour type and line of therapy gives {plural(len(pooled), 'subgroup')}, "
         f"{n(len(multi))} of them with two or more arms (random effects, {POOL_METHOD} τ², "
         "logit-transformed proportions, Hartung–Knapp–Sidik–Jonkman 95% CI; a single arm is "
-        "shown with its exact Clopper–Pearson interval).",
+        f"shown with its exact Clopper–Pearson interval). {n(len(small))} subgroups have k ≤ 2 "
+        "and are flagged: their intervals tell little, read the arms.",
     ]
-    if multi:
-        best = max(multi, key=lambda r: (r["orr"], r["k"]))
-        worst = min(multi, key=lambda r: (r["orr"], -r["k"]))
+    stable = [r for r in pooled if not r["small_k"]]
+    if stable:
+        best = max(stable, key=lambda r: (r["orr"], r["k"]))
+        worst = min(stable, key=lambda r: (r["orr"], -r["k"]))
         sec.paragraphs.append(
-            f"Among subgroups with two or more arms, the highest pooled ORR is "
+            f"Among subgroups with three or more arms, the highest pooled ORR is "
             f"{100 * best['orr']:.1f}% ({esc(best['tumor'])}, {esc(best['line'])}; "
             f"k = {best['k']}, 95% CI {_fmt_ci(best)}%) and the lowest "
             f"{100 * worst['orr']:.1f}% ({esc(worst['tumor'])}, {esc(worst['line'])}; "
@@ -148,30 +183,39 @@ def build_efficacy(con: duckdb.DuckDBPyConnection | None) -> Section:
                               + "; ".join(esc(w) for w in stat_warnings) + ".")
     sec.figures.append(ReportFigure(
         "fig4_orr", "Figure 4. ORR of PD-1/PD-L1 monotherapy by tumour type and line",
-        f"One circle per verified arm ({n(len(arms))}), sized by evaluable patients and coloured "
-        "by line of therapy; * marks MSI-H/dMMR-selected arms.",
+        f"One circle per pooled arm ({n(len(arms))}, advanced solid tumours), sized by evaluable "
+        "patients and coloured by line of therapy; * marks MSI-H/dMMR-selected arms.",
         partial(plot_orr_figure4, arms)))
     sec.figures.append(ReportFigure(
         "fig4b_orr_pooled", "Pooled ORR by tumour type and line",
-        f"The {n(len(multi))} subgroups with two or more verified arms; per-subgroup forest "
+        f"The {n(len(multi))} subgroups with two or more arms; per-subgroup forest "
         "plots with every arm: `ici-atlas figures efficacy`.",
         partial(plot_pooled_summary, pooled)))
-    table_rows = []
-    for r in pooled:
-        out = {k: r.get(k) for k in ("tumor", "line", "k", "patients", "responders")}
-        for k in ("orr", "ci_lb", "ci_ub", "pi_lb", "pi_ub"):
-            out[f"{k}_percent"] = None if r.get(k) is None else round(100 * r[k], 1)
-        out["i2_percent"] = None if r.get("i2") is None else round(r["i2"], 1)
-        out["tau2"] = None if r.get("tau2") is None else round(r["tau2"], 4)
-        out["method"], out["trials"] = r["method"], r["trials"]
-        table_rows.append(out)
-    sec.tables.append(Table("orr_pooled", "Pooled ORR by tumour type and line",
-                            list(table_rows[0].keys()) if table_rows else ["tumor"], table_rows,
-                            html_columns=("tumor", "line", "k", "patients", "responders",
-                                          "orr_percent", "ci_lb_percent", "ci_ub_percent",
-                                          "pi_lb_percent", "pi_ub_percent", "i2_percent")))
+    review = compare_with_review(pooled, arms)
+    sec.tables.append(Table("orr_review_statements", "The review's stated ORRs beside ours",
+                            ["statement", "line", "review", "ours", "agrees"], review))
+    sec.tables.append(Table("orr_pooled", "Pooled ORR by tumour type and line (solid tumours)",
+                            list(_pooled_rows(pooled)[0].keys()) if pooled else ["tumor"],
+                            _pooled_rows(pooled), html_columns=_POOLED_HTML))
+    if heme:
+        heme_pooled, _ = _pool(heme)
+        sec.paragraphs.append(
+            f"Haematological malignancies are reported apart (the review's Figure 4 is solid "
+            f"tumours): {plural(len(heme), 'arm')} from {plural(len({a.trial for a in heme}), 'trial')}, "
+            f"{n(sum(a.n_evaluable for a in heme))} patients (table and figure below; pooled with "
+            "the solid tumours only with `ici-atlas orr --include-haematological`).")
+        sec.figures.append(ReportFigure(
+            "fig4h_orr_haematological", "ORR of PD-1/PD-L1 monotherapy in haematological malignancies",
+            f"One circle per arm ({n(len(heme))}); not part of the review's Figure 4.",
+            partial(plot_orr_figure4, heme,
+                    f"Haematological malignancies ({len(heme)} arms, "
+                    f"{sum(a.n_evaluable for a in heme):,} patients)")))
+        sec.tables.append(Table("orr_pooled_haematological",
+                                "Pooled ORR in haematological malignancies",
+                                list(_pooled_rows(heme_pooled)[0].keys()),
+                                _pooled_rows(heme_pooled), html_columns=_POOLED_HTML))
     arm_rows = [a.to_row() for a in all_arms]
-    sec.tables.append(Table("orr_arms", "Monotherapy arms (all, with sources)",
+    sec.tables.append(Table("orr_arms", "Monotherapy arms and data cuts (all, with sources)",
                             list(arm_rows[0].keys()) if arm_rows else ["trial"], arm_rows,
                             show=False, link_columns=("nct_id",)))
     prisma = query_prisma(con)

@@ -181,7 +181,7 @@ DERIVED: dict[str, str] = {
         monotherapy_arm BOOLEAN NOT NULL, partner_classes VARCHAR[] NOT NULL,
         cancer_groups VARCHAR[] NOT NULL, oncotree_codes VARCHAR[] NOT NULL,
         line_of_therapy VARCHAR, setting VARCHAR, countries VARCHAR[] NOT NULL,
-        pd1_rule VARCHAR, line_rule VARCHAR, setting_rule VARCHAR""",
+        pd1_rule VARCHAR, line_rule VARCHAR, setting_rule VARCHAR, exposure VARCHAR""",
     "trial_agents": """
         nct_id VARCHAR NOT NULL, agent_id VARCHAR NOT NULL, target_class VARCHAR NOT NULL,
         bispecific BOOLEAN NOT NULL, other_target VARCHAR, intervention_name VARCHAR,
@@ -293,8 +293,11 @@ def _v1_to_v2(con: duckdb.DuckDBPyConnection) -> None:
 
 def _v2_to_v3(con: duckdb.DuckDBPyConnection) -> None:
     """Schema 2 -> 3: the literature tables join the one schema (created here instead of on
-    first use), and the multi-valued columns of the derived tables become typed lists."""
+    first use), the multi-valued columns of the derived tables become typed lists, and
+    ``trials`` gains ``exposure`` (filled by the next ``ici-atlas classify``)."""
     con.execute(LITERATURE)
+    if table_exists(con, "trials"):
+        con.execute("ALTER TABLE trials ADD COLUMN IF NOT EXISTS exposure VARCHAR")
     for table, columns in LIST_COLUMNS.items():
         if not table_exists(con, table):
             continue

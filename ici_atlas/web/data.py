@@ -175,6 +175,9 @@ ORR_PARAMETERS: dict[str, str] = {
     "by": "Subgroups: comma-separated keys from " + ", ".join(f"`{k}`" for k in ef.GROUP_KEYS)
           + " (default `tumor,line`).",
     "unverified": "`yes`: include rows whose numbers were not checked against the source.",
+    "haematological": "`yes`: include haematological malignancies (the review's Figure 4 "
+                      "is advanced solid tumours).",
+    "subgroups": "`yes`: include biomarker or other subgroups of a trial's primary population.",
 }
 
 
@@ -188,19 +191,25 @@ def _arm_interval(arm: ef.OrrArm) -> tuple[float | None, float | None]:
 def query_orr_page(params: Mapping[str, str]) -> dict[str, Any]:
     """ORR arms passing the filters and their pooled ORR per subgroup, each subgroup with
     its arms (exact 95% intervals) for the forest plot."""
-    unverified = params.get("unverified", "").lower()
-    if unverified not in ("", "yes", "no"):
-        raise InputError(f"Invalid unverified {unverified!r}; expected one of ['yes', 'no']",
-                         fix="use unverified=yes to include unverified rows")
+    flags = {}
+    for name in ("unverified", "haematological", "subgroups"):
+        value = params.get(name, "").lower()
+        if value not in ("", "yes", "no"):
+            raise InputError(f"Invalid {name} {value!r}; expected one of ['yes', 'no']",
+                             fix=f"use {name}=yes or {name}=no")
+        flags[name] = value == "yes"
     by_text = params.get("by") or "tumor,line"
     by = tuple(b.strip() for b in by_text.split(",") if b.strip())
     if not by or len(by) > 3:
         raise InputError(f"Invalid by {by_text!r}; expected 1 to 3 comma-separated keys "
                          f"from {sorted(ef.GROUP_KEYS)}", fix="use e.g. by=tumor,line")
-    arms = ef.query_orr_arms(tumor=params.get("tumor") or None, line=params.get("line") or None,
-                             agent=params.get("agent") or None,
-                             target_class=params.get("class") or None,
-                             include_unverified=unverified == "yes")
+    selection = dict(tumor=params.get("tumor") or None, line=params.get("line") or None,
+                     agent=params.get("agent") or None, target_class=params.get("class") or None,
+                     include_unverified=flags["unverified"],
+                     include_haematological=flags["haematological"],
+                     include_subgroups=flags["subgroups"])
+    arms = ef.query_orr_arms(**selection)
+    left_out = ef.left_out_counts(**selection)
     pooled = ef.pool_orr(arms, by=by)
     attrs = [ef.GROUP_KEYS[b] for b in by]
     members: dict[tuple, list[dict]] = {}
@@ -219,6 +228,7 @@ def query_orr_page(params: Mapping[str, str]) -> dict[str, Any]:
         "filters": {k: v for k, v in params.items() if v},
         "by": list(by),
         "arms": len(arms),
+        "left_out": [{"reason": k, "rows": v} for k, v in left_out.items()],
         "subgroups": subgroups,
     })
 

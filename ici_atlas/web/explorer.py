@@ -55,6 +55,8 @@ PARAMETERS: dict[str, str] = {
     "partner": "Partner class of a drug given with the PD-(L)1 agent, e.g. `CTLA-4` (repeatable).",
     "line": "Line of therapy, e.g. `first-line` (repeatable).",
     "setting": "Treatment setting, e.g. `advanced`, `neoadjuvant` (repeatable).",
+    "exposure": "`assigned` (the study gives the PD-(L)1 agent: interventional) or `observed` "
+                "(an observational study of patients treated in care).",
     "since": "Earliest start year (inclusive).",
     "until": "Latest start year (inclusive).",
     "posted_by": "Only trials first posted on or before this date (YYYY[-MM[-DD]]).",
