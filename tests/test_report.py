@@ -20,7 +20,7 @@ from click.testing import CliRunner
 from ici_atlas.store import db
 from ici_atlas.cli import cli
 from ici_atlas.report import render_report
-from ici_atlas.report.interactive import nice_ticks, render_chart_svg
+from ici_atlas.views.charts import nice_ticks, render_chart_svg
 from ici_atlas.report.model import HOVER_CAP, Bar, Chart
 from ici_atlas.report.render import inline_svg
 from ici_atlas.report.sections import build_efficacy, query_prisma

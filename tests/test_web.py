@@ -364,3 +364,12 @@ def test_parallel_requests(web_url):
     with ThreadPoolExecutor(max_workers=8) as pool:
         statuses = list(pool.map(lambda p: get(web_url, p).status, paths))
     assert statuses == [200] * len(paths)
+
+
+def test_orr_page_takes_the_cli_filter_names_in_any_spelling(web_url):
+    data = get(web_url, "/orr.json?cancer=nsclc&agent=Opdivo&line=later").json()
+    arms = [a for g in data["subgroups"] for a in g["arms"]]
+    assert arms and {a["tumor_group"] for a in arms} == {"NSCLC"}
+    assert {a["agent"] for a in arms} == {"nivolumab"} and {a["line"] for a in arms} == {"later-line"}
+    assert data["left_out"] and all(r["rows"] > 0 for r in data["left_out"])
+    assert get(web_url, "/orr.json?tumor=NSCLC").json()["arms"] == get(web_url, "/orr.json?cancer=NSCLC").json()["arms"]

@@ -92,8 +92,8 @@ def test_pages_load_without_console_errors_or_outside_requests(watched):
 
 
 def _phase_bars(page) -> dict[str, str]:
-    return {r.locator("title").text_content(): r.get_attribute("width")
-            for r in page.locator("#chart-phases rect.bar").all()}
+    return {g.locator("title").text_content(): g.locator("rect").get_attribute("width")
+            for g in page.locator("#chart-phases g.bar").all()}
 
 
 def test_a_filter_changes_the_table_and_the_chart(watched):

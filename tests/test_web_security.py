@@ -44,7 +44,7 @@ PAGE_FILTERS = (
 )
 #: Every element the dashboard's templates and charts produce.
 ALLOWED_TAGS = frozenset("""html head meta title link script body header nav a main h1 h2
-    section div span p strong figure figcaption svg rect text line circle polygon table thead
+    section div span p strong figure figcaption svg g rect text line circle polygon table thead
     tbody tr th td form label select option input button footer""".split())
 
 

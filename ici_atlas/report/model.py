@@ -4,37 +4,12 @@ renderer in :mod:`render` writes them. Prose is HTML built from computed values 
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 from matplotlib.figure import Figure
 
-#: How many trial ids a hover list shows before "and N more".
-HOVER_CAP = 50
-
-
-@dataclass(frozen=True)
-class Bar:
-    """One bar of an interactive chart: its label, length, annotation and members."""
-
-    label: str
-    value: float
-    text: str
-    colour: str
-    members: tuple[str, ...] = ()
-    member_kind: str = "trials"  # what the members are: trials (NCT IDs), agents ...
-
-
-@dataclass
-class Chart:
-    """The interactive twin of a figure, drawn from the same rows."""
-
-    bars: list[Bar]
-    orientation: str = "h"  # h: one row per bar; v: one column per bar
-    axis_label: str = "Number of trials"
-    ticks: Sequence[tuple[float, str]] = ()  # fixed axis ticks (position, label)
-    vmax: float | None = None
+from ..views.charts import HOVER_CAP, Bar, Chart, esc  # noqa: F401  (the one chart model)
 
 
 @dataclass
@@ -81,8 +56,6 @@ class Section:
     extra_figures: list[ReportFigure] = field(default_factory=list)  # collapsed in HTML
 
 
-def esc(value: Any) -> str:
-    return html.escape("" if value is None else str(value), quote=True)
 
 
 def n(value: int) -> str:

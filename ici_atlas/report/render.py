@@ -14,7 +14,7 @@ from typing import Any, Iterable, Sequence
 import orjson
 
 from ..figures import save_figure
-from .interactive import SCRIPT, STYLE, render_chart_svg
+from ..views.charts import SCRIPT, STYLE, render_chart_svg
 from .model import ReportFigure, Section, Table, esc
 
 FIGURE_FORMATS = ("png", "svg", "pdf")

@@ -12,6 +12,7 @@ from typing import Sequence
 from markupsafe import Markup, escape
 
 from ..figures import PALETTE, TARGET_COLOURS
+from ..views.charts import Bar, Chart, render_chart_svg
 
 FONT = 12
 BAR_COLOUR = TARGET_COLOURS["PD-1"]
@@ -40,49 +41,32 @@ def _clip(text: object, n: int = 34) -> str:
 
 
 def render_hbars(rows: Sequence[tuple[object, int]], label: str, chart_id: str,
-                 width: int = 520, colour: str = BAR_COLOUR) -> Markup:
-    """Horizontal bars: one (label, count) per row, in the given order."""
-    left, right, bar_h, gap, top = 200, 50, 16, 6, 8
-    height = top * 2 + max(1, len(rows)) * (bar_h + gap)
-    vmax = max([v for _, v in rows] + [1])
-    scale = (width - left - right) / vmax
-    body = []
+                 width: int = 520, colour: str = BAR_COLOUR,
+                 members: Sequence[Sequence[str]] | None = None) -> Markup:
+    """Horizontal bars: one (label, count) per row, in the given order — the report's chart
+    model and renderer (:mod:`ici_atlas.views.charts`); ``members`` (the trials behind each
+    bar) feed the hover list."""
     if not rows:
-        body.append(_text(width / 2, height / 2, "No trials match", "middle", "muted"))
-    for i, (name, value) in enumerate(rows):
-        y = top + i * (bar_h + gap)
-        w = max(value * scale, 0.0)
-        body.append(_text(left - 6, y + bar_h - 4, _clip(name, 28), "end"))
-        body.append(f'<rect class="bar" x="{left}" y="{y}" width="{w:.1f}" height="{bar_h}" '
-                    f'fill="{colour}"><title>{escape(name)}: {value:,}</title></rect>')
-        body.append(_text(left + w + 4, y + bar_h - 4, f"{value:,}", "start", "value"))
-    return _svg(width, height, body, label, chart_id)
+        return _svg(width, 60, [_text(width / 2, 30, "No trials match", "middle", "muted")],
+                    label, chart_id)
+    return Markup(render_chart_svg(_chart(rows, "h", colour, members), chart_id, label))
 
 
 def render_columns(rows: Sequence[tuple[object, int]], label: str, chart_id: str,
-                   width: int = 520, height: int = 200, colour: str = BAR_COLOUR) -> Markup:
-    """Vertical bars (e.g. trials per start year), labels under every few bars."""
-    left, right, top, bottom = 40, 10, 14, 34
-    n = max(1, len(rows))
-    slot = (width - left - right) / n
-    vmax = max([v for _, v in rows] + [1])
-    plot_h = height - top - bottom
-    body = [f'<line class="axis" x1="{left}" y1="{height - bottom}" x2="{width - right}" '
-            f'y2="{height - bottom}" stroke="#555"/>',
-            _text(left - 4, top + 4, f"{vmax:,}", "end", "muted"),
-            _text(left - 4, height - bottom, "0", "end", "muted")]
+                   width: int = 520, height: int = 200, colour: str = BAR_COLOUR,
+                   members: Sequence[Sequence[str]] | None = None) -> Markup:
+    """Vertical bars (e.g. trials per start year), through the shared renderer."""
     if not rows:
-        body.append(_text(width / 2, height / 2, "No trials match", "middle", "muted"))
-    every = max(1, int(round(n / 10)))
-    for i, (name, value) in enumerate(rows):
-        h = value / vmax * plot_h
-        x = left + i * slot
-        body.append(f'<rect class="bar" x="{x + slot * 0.1:.1f}" y="{height - bottom - h:.1f}" '
-                    f'width="{slot * 0.8:.1f}" height="{h:.1f}" fill="{colour}">'
-                    f"<title>{escape(name)}: {value:,}</title></rect>")
-        if i % every == 0 or i == n - 1:
-            body.append(_text(x + slot / 2, height - bottom + 14, name, "middle", "muted"))
-    return _svg(width, height, body, label, chart_id)
+        return _svg(width, 60, [_text(width / 2, 30, "No trials match", "middle", "muted")],
+                    label, chart_id)
+    return Markup(render_chart_svg(_chart(rows, "v", colour, members), chart_id, label))
+
+
+def _chart(rows, orientation: str, colour: str, members) -> Chart:
+    bars = [Bar(label="" if name is None else str(name), value=float(value), text=f"{value:,}",
+                colour=colour, members=tuple(members[i]) if members else ())
+            for i, (name, value) in enumerate(rows)]
+    return Chart(bars, orientation=orientation)
 
 
 def render_timeline(first: Sequence[dict], events: Sequence[dict], label: str,

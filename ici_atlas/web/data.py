@@ -168,9 +168,10 @@ def query_approvals_page(params: Mapping[str, str]) -> dict[str, Any]:
 # ---------------------------------------------------------------------------- ORR
 
 ORR_PARAMETERS: dict[str, str] = {
-    "tumor": "Tumour group id, e.g. `NSCLC`.",
-    "line": "`first-line`, `later-line` or `any`.",
-    "agent": "Agent id, e.g. `nivolumab`.",
+    "cancer": "Cancer group id, e.g. `NSCLC` (any case).",
+    "tumor": "Alias of `cancer`.",
+    "line": "`first-line`, `later-line`, `any` or `maintenance` (also `first`, `later`).",
+    "agent": "Agent: INN, code name or brand, e.g. `nivolumab`, `Opdivo`.",
     "class": "`PD-1` or `PD-L1`.",
     "by": "Subgroups: comma-separated keys from " + ", ".join(f"`{k}`" for k in ef.GROUP_KEYS)
           + " (default `tumor,line`).",
@@ -203,8 +204,11 @@ def query_orr_page(params: Mapping[str, str]) -> dict[str, Any]:
     if not by or len(by) > 3:
         raise InputError(f"Invalid by {by_text!r}; expected 1 to 3 comma-separated keys "
                          f"from {sorted(ef.GROUP_KEYS)}", fix="use e.g. by=tumor,line")
-    selection = dict(tumor=params.get("tumor") or None, line=params.get("line") or None,
-                     agent=params.get("agent") or None, target_class=params.get("class") or None,
+    from ..api import _arm_filters
+
+    selection = dict(**_arm_filters(params.get("cancer") or params.get("tumor") or None,
+                                    params.get("line") or None, params.get("agent") or None,
+                                    params.get("class") or None),
                      include_unverified=flags["unverified"],
                      include_haematological=flags["haematological"],
                      include_subgroups=flags["subgroups"])

@@ -1,4 +1,5 @@
-"""Interactive bar charts for the HTML report: plain inline SVG, no library, no network.
+"""Interactive bar charts for the report and the dashboard: one model (:class:`Chart` of
+:class:`Bar`), one renderer, plain inline SVG, no library, no network.
 
 Each bar is a focusable ``<g class="bar">`` with a ``<title>`` (the browser's own tooltip:
 label, count and the first :data:`~ici_atlas.report.model.HOVER_CAP` members) and
@@ -11,7 +12,40 @@ from __future__ import annotations
 
 import math
 
-from .model import HOVER_CAP, Bar, Chart, esc
+import html
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+#: How many trial ids a hover list shows before "and N more".
+HOVER_CAP = 50
+
+
+def esc(value: Any) -> str:
+    return html.escape("" if value is None else str(value), quote=True)
+
+
+@dataclass(frozen=True)
+class Bar:
+    """One bar of an interactive chart: its label, length, annotation and members."""
+
+    label: str
+    value: float
+    text: str
+    colour: str
+    members: tuple[str, ...] = ()
+    member_kind: str = "trials"  # what the members are: trials (NCT IDs), agents ...
+
+
+@dataclass
+class Chart:
+    """A bar chart drawn from the same rows as its table (and, in the report, as the
+    matplotlib figure it stands beside)."""
+
+    bars: list[Bar]
+    orientation: str = "h"  # h: one row per bar; v: one column per bar
+    axis_label: str = "Number of trials"
+    ticks: Sequence[tuple[float, str]] = ()  # fixed axis ticks (position, label)
+    vmax: float | None = None
 
 _ROW = 22.0      # height of one horizontal bar row
 _BAR_W = 420.0   # length of the longest horizontal bar
