@@ -234,6 +234,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workdir", help="folder for the stores (default: a temp dir)")
     ap.add_argument("--json", action="store_true", help="print the results as one JSON object")
     ap.add_argument("--check", action="store_true", help="exit 1 when p95 >= 100 ms at --n")
+    ap.add_argument("--concurrency", action="store_true",
+                    help="instead: 1, 10 and 50 concurrent clients against the served dashboard "
+                         "(waitress, and the old wsgiref server as the baseline of the same run)")
+    ap.add_argument("--per-client", type=int, default=100, help="requests per client "
+                    "(--concurrency)")
     args = ap.parse_args(argv)
     n, repeats = (20_000, 10) if args.quick else (args.n, args.repeats)
     ctgov = shared_ctgov()
@@ -258,6 +263,10 @@ def main(argv: list[str] | None = None) -> int:
 
         con = db.connect(work / "base.duckdb", read_only=True)
         cases = explorer_cases(query_facets(con))
+        if args.concurrency:
+            facets = query_facets(con)
+            con.close()
+            return _concurrency(work, base, big, n, facets, args, log)
         con.close()
         load_before = os.getloadavg()[0]
         base_rows = bench_store(work / "base.duckdb", repeats, cases)
@@ -283,6 +292,60 @@ def main(argv: list[str] | None = None) -> int:
         print(f"machine: {os.cpu_count()} CPUs, 1-min load average {load_before:.1f} before, "
               f"{load_after:.1f} after")
     return 1 if args.check and not result["target_met"] else 0
+
+
+def _concurrency(work: Path, base: dict, big: dict, n: int, facets, args, log) -> int:
+    import web_load
+
+    from ici_atlas.store import db
+
+    levels = (1, 10, 50)
+    agents = [v for v, _ in facets.values["agent"][:4]]
+    cancers = [v for v, _ in facets.values["cancer"][:4]]
+    result = {"per_client": args.per_client, "levels": levels, "cpus": os.cpu_count(),
+              "stores": {}}
+    for name, db_file, info in (("base", work / "base.duckdb", base),
+                                ("replicated", work / "big.duckdb", big)):
+        result["stores"][name] = {"trials": info["trials"], "servers": []}
+        con = db.connect(db_file, read_only=True)
+        ids = [r[0] for r in con.execute(  # trial pages spread over the whole store
+            "SELECT nct_id FROM trials WHERE is_pd1_pdl1 ORDER BY hash(nct_id) LIMIT 40").fetchall()]
+        con.close()
+        paths = web_load.request_mix(ids, agents, cancers)
+        for kind, cache in (("wsgiref", True), ("waitress", True), ("waitress", False)):
+            log(f"{name} store ({info['trials']:,} trials): {kind} (page cache {cache}), "
+                f"clients {levels} ...")
+            result["stores"][name]["servers"].append(
+                web_load.bench_server(db_file, kind, paths, levels, args.per_client, cache))
+    base_runs = {s["server"]: s for s in result["stores"]["base"]["servers"]}
+    w50 = base_runs["waitress"]["levels"][-1]
+    o50 = base_runs["wsgiref"]["levels"][-1]
+    result["targets"] = {
+        "no_errors_no_crash_at_50": all(s["survived"] and s["levels"][-1]["errors"] == 0
+                                        for st in result["stores"].values()
+                                        for s in st["servers"] if s["server"].startswith("waitress")),
+        "p95_at_50_uncached_base_ms": base_runs["waitress (no page cache)"]["levels"][-1]["p95_ms"],
+        "p95_at_50_le_1s_base": w50["p95_ms"] <= 1000,
+        "throughput_ratio_at_50_base": round(w50["throughput_rps"] / o50["throughput_rps"], 2)
+        if o50["throughput_rps"] else None,
+    }
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    for name, st in result["stores"].items():
+        print(f"\n{name} store: {st['trials']:,} trials")
+        print(f"{'server':<26}{'clients':>8}{'requests':>10}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}"
+              f"{'p99 ms':>9}{'errors':>8}  survived")
+        for s in st["servers"]:
+            for lv in s["levels"]:
+                print(f"{s['server']:<26}{lv['clients']:>8}{lv['requests']:>10}"
+                      f"{lv['throughput_rps']:>9}{lv['p50_ms']:>9}{lv['p95_ms']:>9}"
+                      f"{lv['p99_ms']:>9}{lv['errors']:>8}  {s['survived']}")
+    t = result["targets"]
+    print(f"\nat 50 clients on the base store: waitress/wsgiref throughput "
+          f"{t['throughput_ratio_at_50_base']}x (target >= 3); p95 {w50['p95_ms']} ms "
+          f"(target <= 1000); no errors and no crash (both stores): {t['no_errors_no_crash_at_50']}")
+    return 0
 
 
 if __name__ == "__main__":

@@ -58,6 +58,9 @@ QUARANTINE_TABLE: dict[str, str] = {
     "run_id": "int", "source": "str", "record_ref": "str", "field": "str", "reason": "str",
     "quarantined_at": "datetime", "raw": "str",
 }
+WARNING_TABLE: dict[str, str] = {
+    "run_id": "int", "record_ref": "str", "field": "str", "reason": "str",
+}
 APPROVAL_EVENT_TABLE: dict[str, str] = {
     "event_id": "str", "agent": "str", "agency": "str", "date": "str", "status": "str",
     "status_date": "str",
@@ -233,6 +236,15 @@ class Atlas:
         spec = {k: v for k, v in QUARANTINE_TABLE.items() if raw or k != "raw"}
         with self.reading() as con:
             return frame(query_quarantine(con, run_id), spec)
+
+    def warnings(self, run_id: int | None = None) -> pd.DataFrame:
+        """Records kept with a field that was wrong but has one safe reading (a phase given
+        as text, an enrolment placeholder, an impossible date ...): which field, and how it
+        was read. One row per record and field."""
+        from .store.runs import query_record_warnings
+
+        with self.reading() as con:
+            return frame(query_record_warnings(con, run_id), WARNING_TABLE)
 
     # ------------------------------------------------------------------ trials
     def trials(self, columns: Sequence[str] | None = None, sort: str = "nct_id",

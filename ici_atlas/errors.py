@@ -28,9 +28,14 @@ class InputError(IciAtlasError):
 
 
 class SourceError(IciAtlasError):
-    """A remote source (ClinicalTrials.gov, PubMed) failed or answered inconsistently."""
+    """A remote source (ClinicalTrials.gov, PubMed) failed or answered inconsistently.
+    ``status`` is the HTTP status when the source refused the request."""
 
     exit_code = 3
+
+    def __init__(self, message: str, fix: str | None = None, status: int | None = None):
+        super().__init__(message, fix)
+        self.status = status
 
 
 class ReconciliationError(SourceError):

@@ -25,7 +25,7 @@ from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from .meta.exact import exact_ci, exact_cis
 
 from .errors import InputError, StatisticalWarning
 from .meta import pool_by_subgroup, pool_proportions
@@ -45,14 +45,6 @@ STUDY_COLUMNS: dict[str, str] = {
     "label": "str", "group": "str", "events": "int", "total": "int", "proportion": "float",
     "ci_lb": "float", "ci_ub": "float",
 }
-
-
-def exact_ci(events: int, total: int, level: float = 0.95) -> tuple[float, float]:
-    """Clopper–Pearson interval of one proportion."""
-    alpha = 1 - level
-    lo = 0.0 if events == 0 else float(stats.beta.ppf(alpha / 2, events, total - events + 1))
-    hi = 1.0 if events == total else float(stats.beta.ppf(1 - alpha / 2, events + 1, total - events))
-    return lo, hi
 
 
 def _nan(x: Any) -> float:
@@ -310,12 +302,10 @@ def pool(data: pd.DataFrame | str | Any, events: str = "events", total: str = "t
             text = str(w.message)
             if text not in caught_messages and "k = 1" not in text:
                 caught_messages.append(text)
-    study_rows = []
-    for i in range(len(ev)):
-        lo, hi = exact_ci(int(ev[i]), int(n[i]), level)
-        study_rows.append({"label": labels[i], "group": groups[i] if groups else None,
-                           "events": int(ev[i]), "total": int(n[i]),
-                           "proportion": ev[i] / n[i], "ci_lb": lo, "ci_ub": hi})
+    los, his = exact_cis(ev, n, level)
+    study_rows = [{"label": labels[i], "group": groups[i] if groups else None,
+                   "events": int(ev[i]), "total": int(n[i]), "proportion": ev[i] / n[i],
+                   "ci_lb": float(los[i]), "ci_ub": float(his[i])} for i in range(len(ev))]
     # A one-study subgroup reports its exact interval (its model has no spread).
     for name, r in subgroups.items():
         if r.k < 2:

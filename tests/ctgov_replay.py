@@ -14,8 +14,14 @@ Faults are injected per page index with :meth:`ReplayServer.add_fault`: ``"429"`
 ``Retry-After``), ``"503"``, ``"timeout"`` (sleeps before answering), ``"truncated"`` (half
 of the JSON body), ``"short"`` (half the studies and no ``nextPageToken``: the page ends
 early), ``"drop"`` (half the studies, paging continues: a silent loss the reconciliation must
-catch) and ``"bad_record"`` (the first study replaced by a non-study object). Every request
-is logged in ``server.requests``.
+catch) and ``"bad_record"`` (the first study replaced by a non-study object). Hostile
+answers, for the client's hardening: ``"drip"`` (the body trickles out a few bytes at a time,
+each read well inside the per-read timeout), ``"huge"`` (a Content-Length far beyond any
+page), ``"redirect_loop"`` (a redirect to itself), ``"bad_total"`` (totalCount as text),
+``"token_loop"`` (the nextPageToken of the page before), ``"stuck"`` (the first page's
+studies again under a new token) and ``"expired_token"`` (HTTP 400 for
+a page token, as the API answers a stale one). Every request is logged in
+``server.requests``.
 
 The studies come from the real v2 JSON records in ``../shared/data/ctgov``
 (:func:`read_v2_studies`); nothing is synthesised except the fault responses.
@@ -125,10 +131,17 @@ class Fault:
 class ReplayServer:
     """Serve ``studies`` through the API v2 surface; use as a context manager."""
 
-    def __init__(self, studies: list[dict], data_timestamp: str = "replay"):
+    def __init__(self, studies: list[dict], data_timestamp: str = "replay",
+                 api_version: str = "2.0.3-replay"):
         self.studies = studies
+        self.api_version = api_version
         self.data_timestamp = data_timestamp
         self.faults: list[Fault] = []
+        # Server behaviours (not faults): send at most this many studies per page whatever
+        # pageSize asks; give a nextPageToken after an exactly full last page (leading to an
+        # empty page), as users of other clients report the real API doing.
+        self.max_page_size: int | None = None
+        self.empty_tail = False
         self.requests: list[tuple[str, dict]] = []
         self._lock = threading.Lock()
         server = self
@@ -215,7 +228,7 @@ class ReplayServer:
         path = parts.path.removeprefix("/api/v2")
         if path == "/version":
             return self._send(h, 200, json.dumps(
-                {"apiVersion": "2.0.3-replay", "dataTimestamp": self.data_timestamp}).encode())
+                {"apiVersion": self.api_version, "dataTimestamp": self.data_timestamp}).encode())
         if m := re.fullmatch(r"/studies/(NCT\d{8})", path):
             hit = [s for s in self.studies
                    if s["protocolSection"]["identificationModule"]["nctId"] == m.group(1)]
@@ -229,6 +242,8 @@ class ReplayServer:
             size = int(params.get("pageSize", "10"))
             if not 1 <= size <= 1000:
                 raise ValueError(f"pageSize {size} out of range")
+            if self.max_page_size:
+                size = min(size, self.max_page_size)
             offset = 0
             if params.get("pageToken"):
                 offset = int(base64.urlsafe_b64decode(params["pageToken"]).decode().split(":")[1])
@@ -236,6 +251,16 @@ class ReplayServer:
             return self._send(h, 400, json.dumps({"message": str(exc)}).encode())
         page = offset // size
         fault = self._take_fault(page)
+        if fault and fault.kind == "expired_token" and params.get("pageToken"):
+            return self._send(h, 400, b'{"message": "pageToken is expired or invalid"}')
+        if fault and fault.kind == "redirect_loop":
+            return self._send(h, 302, b"", {"Location": h.path})
+        if fault and fault.kind == "huge":
+            h.send_response(200)
+            h.send_header("Content-Type", "application/json")
+            h.send_header("Content-Length", str(10**12))
+            h.end_headers()
+            return None
         if fault and fault.kind in ("429", "503"):
             headers = {"Retry-After": fault.retry_after} if fault.kind == "429" else {}
             return self._send(h, int(fault.kind), b'{"message": "slow down"}', headers)
@@ -243,9 +268,9 @@ class ReplayServer:
             time.sleep(fault.delay)
         chunk = found[offset : offset + size]
         body: dict = {"studies": chunk}
-        if offset + size < len(found):
+        if offset + size < len(found) or (self.empty_tail and offset < len(found)):
             body["nextPageToken"] = base64.urlsafe_b64encode(
-                f"o:{offset + size}".encode()).decode()
+                f"o:{min(offset + size, len(found))}".encode()).decode()
         if params.get("countTotal") == "true" and not params.get("pageToken"):
             body["totalCount"] = len(found)
         if fault and fault.kind == "short":  # ends early: no nextPageToken
@@ -255,7 +280,26 @@ class ReplayServer:
             body["studies"] = chunk[: len(chunk) // 2]
         if fault and fault.kind == "bad_record" and chunk:  # first study replaced by junk
             body["studies"] = [{"status": "pwned"}] + chunk[1:]
+        if fault and fault.kind == "stuck":  # the first page's studies again, paging goes on
+            body["studies"] = found[:size]
+        if fault and fault.kind == "bad_total" and "totalCount" in body:
+            body["totalCount"] = "many"
+        if fault and fault.kind == "token_loop" and page > 0:  # sends the previous token again
+            body["nextPageToken"] = params["pageToken"]
         data = json.dumps(body).encode()
+        if fault and fault.kind == "drip":
+            h.send_response(200)
+            h.send_header("Content-Type", "application/json")
+            h.send_header("Content-Length", str(len(data)))
+            h.end_headers()
+            try:
+                for start in range(0, len(data), 64):
+                    h.wfile.write(data[start:start + 64])
+                    h.wfile.flush()
+                    time.sleep(fault.delay)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            return None
         if fault and fault.kind == "truncated":
             data = data[: len(data) // 2]
         self._send(h, 200, data)

@@ -116,6 +116,28 @@ def test_glmm_handles_zero_and_all_event_studies():
         pool_proportions(EV, N, method="GLMM", test="knha")
 
 
+def test_glmm_large_tau_with_zero_event_studies_matches_metafor():
+    # Plain Newton for the conditional modes b_i oscillates and diverges here (large tau²,
+    # 0-event studies), which used to give a wrong fit with SE ~ 1e-6; the modes are now
+    # bracketed. metafor 3.8-1 / lme4 1.1-31: rma.glmm(measure="PLO", xi=, ni=) gives
+    # b = 2.441766847612, se = 1.135191980696, tau2 = 4.143000103181 for the first data
+    # set and b = -3.013134, se = 1.075787, tau2 = 6.429175 for the second.
+    from ici_atlas.meta.glmm import _modes, fit_glmm
+
+    r = fit_glmm([26, 56, 52, 18], [50, 58, 52, 24])
+    assert r["b"] == pytest.approx(2.441766847612, rel=1e-4)
+    assert r["se"] == pytest.approx(1.135191980696, rel=1e-4)
+    assert r["tau2"] == pytest.approx(4.143000103181, rel=1e-4)
+    x = np.array([324.0, 0, 308, 34, 6, 5])
+    n = np.array([731.0, 573, 708, 383, 217, 337])
+    r = fit_glmm(x, n)
+    assert r["b"] == pytest.approx(-3.013134, rel=1e-3) and r["se"] > 1
+    assert r["tau2"] == pytest.approx(6.429175, rel=1e-3)
+    b = _modes(-3.0, 6.25, x, n)
+    score = x - n / (1 + np.exp(3.0 - b)) - b / 6.25
+    assert np.all(np.abs(b) < 20) and np.max(np.abs(score)) < 1e-8
+
+
 def test_subgroup_and_metareg_shapes():
     groups = ["a", "a", "b", "b", "b"]
     s = pool_by_subgroup(EV, N, groups)

@@ -24,7 +24,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from scipy import stats
+from ..meta.exact import exact_ci
 
 from .. import config
 from ..errors import InputError, StatisticalWarning, VocabularyError
@@ -440,14 +440,6 @@ def left_out_counts(
     return {k: v for k, v in counts.items() if v}
 
 
-def _exact_ci(events: int, total: int, level: float) -> tuple[float, float]:
-    """Clopper–Pearson interval for one proportion."""
-    alpha = 1 - level
-    lo = 0.0 if events == 0 else float(stats.beta.ppf(alpha / 2, events, total - events + 1))
-    hi = 1.0 if events == total else float(stats.beta.ppf(1 - alpha / 2, events + 1, total - events))
-    return lo, hi
-
-
 def _nan_to_none(value) -> float | None:
     return None if value is None or (isinstance(value, float) and math.isnan(value)) else value
 
@@ -484,7 +476,7 @@ def pool_orr(
         row = {b: v for b, v in zip(by, key)}
         row.update(k=len(members), patients=sum(totals), responders=sum(events))
         if len(members) == 1:
-            lo, hi = _exact_ci(events[0], totals[0], level)
+            lo, hi = exact_ci(events[0], totals[0], level)
             row.update(orr=events[0] / totals[0], ci_lb=lo, ci_ub=hi, pi_lb=None, pi_ub=None,
                        i2=None, tau2=None, method="single arm (Clopper-Pearson)")
         else:

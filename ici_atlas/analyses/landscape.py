@@ -20,7 +20,7 @@ from typing import Any, Callable, Collection, Mapping, Sequence
 
 import duckdb
 
-from ..store.db import table_exists
+from ..store.schema import tables_present
 from ..errors import IciAtlasError, InputError, StoreError, invalid_choice
 from ..vocab.phases import PHASE_LABELS, normalize_phase  # noqa: F401  (re-exported)
 from .filters import TARGET_CLASSES, TrialFilter, normalize_target_class, resolve_filter  # noqa: F401
@@ -55,8 +55,9 @@ def make_filter(
 
 def check_store(con: duckdb.DuckDBPyConnection) -> None:
     """Raise StoreError unless the derived trial tables exist."""
+    present = tables_present(con, ("trials", "trial_agents"))
     for name in ("trials", "trial_agents"):
-        if not table_exists(con, name):
+        if name not in present:
             raise StoreError(
                 f"The store has no {name!r} table (derived trial tables not built)",
                 fix="Run `ici-atlas classify` after loading records with `ici-atlas fetch`.",

@@ -12,7 +12,7 @@ from typing import Any, Iterator, Sequence
 import duckdb
 
 from ..errors import InputError, StoreError, invalid_choice
-from ..store.schema import DERIVED_TABLES, table_exists
+from ..store.schema import DERIVED_TABLES, tables_present
 from ..vocab.phases import PHASE_LABELS
 from .filters import TrialFilter
 
@@ -47,7 +47,7 @@ _SELECT["phase"] = "coalesce(phase_label, 'NA') AS phase"
 
 
 def derived_tables_exist(con: duckdb.DuckDBPyConnection) -> bool:
-    return all(table_exists(con, t) for t in DERIVED_TABLES)
+    return tables_present(con, DERIVED_TABLES) == set(DERIVED_TABLES)
 
 
 def require_derived_tables(con: duckdb.DuckDBPyConnection) -> None:
@@ -150,11 +150,22 @@ def _dicts(con: duckdb.DuckDBPyConnection, sql: str, params: list) -> list[dict]
     return [dict(zip(names, row)) for row in cur.fetchall()]
 
 
+def resolve_nct_id(con: duckdb.DuckDBPyConnection, nct_id: str) -> tuple[str, str | None]:
+    """``(NCT ID to read, the earlier ID asked for or None)``: an earlier (alias) NCT ID of a
+    stored record resolves to the record's own ID, as the registry answers it."""
+    nct = nct_id.strip().upper()
+    if con.execute("SELECT count(*) FROM raw_studies WHERE nct_id = ?", [nct]).fetchone()[0]:
+        return nct, None
+    row = con.execute("SELECT nct_id FROM nct_aliases WHERE alias = ?", [nct]).fetchone()
+    return (row[0], nct) if row else (nct, None)
+
+
 def query_trial(con: duckdb.DuckDBPyConnection, nct_id: str) -> dict:
     """One trial's classification with what matched: the ``trials`` row plus its
-    ``agents``, ``arms``, ``partners`` and ``cancers`` explanation rows (``explain``)."""
+    ``agents``, ``arms``, ``partners`` and ``cancers`` explanation rows (``explain``).
+    An earlier NCT ID of the trial finds it too (``requested_as`` then names it)."""
     require_derived_tables(con)
-    nct = nct_id.strip().upper()
+    nct, alias = resolve_nct_id(con, nct_id)
     rows = _dicts(con, "SELECT * FROM trials WHERE nct_id = ?", [nct])
     if not rows:
         stored = con.execute("SELECT count(*) FROM raw_studies WHERE nct_id = ?", [nct]).fetchone()[0]
@@ -170,6 +181,8 @@ def query_trial(con: duckdb.DuckDBPyConnection, nct_id: str) -> dict:
         raise InputError(f"Trial {nct!r} is not in the store",
                          fix="Check the NCT ID, or load it with `ici-atlas fetch`.")
     out = rows[0]
+    if alias:
+        out["requested_as"] = alias
     out["explain"] = {
         "agents": _dicts(con, "SELECT agent_id, target_class, bispecific, other_target, "
                               "intervention_name, matched_term, matched_field FROM trial_agents "

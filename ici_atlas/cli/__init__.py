@@ -8,6 +8,7 @@ errors into one-line messages with a fix and a non-zero exit.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 import click
@@ -39,6 +40,7 @@ _COMMANDS: dict[str, str] = {
     "serve": "ici_atlas.cli.serve",
     "strategies": "ici_atlas.cli.strategies",
     "trial": "ici_atlas.cli.classify",
+    "warnings": "ici_atlas.cli.fetch",
 }
 
 # Groups whose subcommands come from several modules (``@export_group.command`` ...).
@@ -79,6 +81,61 @@ class _Group(SuggestingGroup):
         except KeyboardInterrupt:
             click.echo("Interrupted. Run the same command again to resume.", err=True)
             ctx.exit(130)
+        except BrokenPipeError:
+            # the reader of stdout went away (`ici-atlas ... | head`): stop quietly
+            _silence_stdout()
+            ctx.exit(141)
+        except (OSError, MemoryError) as exc:
+            if os.environ.get(ENV_DEBUG):
+                raise
+            message, fix = describe_system_error(exc)
+            click.echo(f"Error: {message}", err=True)
+            click.echo(f"Fix: {fix}", err=True)
+            ctx.exit(5)
+        except Exception as exc:  # duckdb.Error is not importable without loading DuckDB
+            if os.environ.get(ENV_DEBUG) or type(exc).__module__.split(".")[0] != "duckdb":
+                raise
+            click.echo(f"Error: the store failed: {type(exc).__name__}: "
+                       f"{str(exc).splitlines()[0][:300]}", err=True)
+            click.echo("Fix: check free disk space and memory (ICI_ATLAS_MEMORY_LIMIT); if the "
+                       "file is damaged, rebuild it with `ici-atlas fetch` into a new --db. "
+                       f"Set {ENV_DEBUG}=1 to see the traceback.", err=True)
+            ctx.exit(5)
+
+
+#: Set to show the traceback of system errors (disk full, permissions ...) instead of one line.
+ENV_DEBUG = "ICI_ATLAS_DEBUG"
+
+
+def _silence_stdout() -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+def describe_system_error(exc: BaseException) -> tuple[str, str]:
+    """One line and a fix for an operating-system error (disk full, no permission ...)."""
+    import errno
+
+    if isinstance(exc, MemoryError):
+        return ("ran out of memory",
+                "Set ICI_ATLAS_MEMORY_LIMIT lower (e.g. 2GB), close other programs, or work "
+                "on a smaller input.")
+    where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+    what = f"{exc.strerror or type(exc).__name__}{where}"
+    fixes = {
+        errno.ENOSPC: "Free disk space, or write to another disk (--db / -o PATH).",
+        errno.EDQUOT: "Free disk space within your quota, or write elsewhere (--db / -o).",
+        errno.EACCES: "Check the file's permissions, or use another path (--db / -o).",
+        errno.EPERM: "Check the file's permissions, or use another path (--db / -o).",
+        errno.EROFS: "The disk is read-only: write to another path (--db / -o).",
+        errno.ENOENT: "Check the path exists.",
+        errno.EISDIR: "Pass a file path, not a directory.",
+    }
+    fix = fixes.get(exc.errno, f"Set {ENV_DEBUG}=1 to see where it happened.")
+    return f"system error: {what}", fix
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})

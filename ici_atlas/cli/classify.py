@@ -115,6 +115,9 @@ def trial_cmd(nct_id: str, fmt: str, as_json: bool, db_path: Path | None) -> Non
       ici-atlas trial NCT04294810
     """
     trial = atlas_for(db_path).trial(nct_id)
+    if trial.get("requested_as"):
+        info(f"Note: {trial['requested_as']} is an earlier NCT ID of {trial['nct_id']}; "
+             "showing that trial.")
     if as_json:
         info("Note: --json is deprecated; use --format json.")
     if as_json or fmt == "json":

@@ -1,4 +1,5 @@
-"""``ici-atlas fetch``, ``runs`` and ``quarantine``: get trial records into the store."""
+"""``ici-atlas fetch``, ``runs``, ``quarantine`` and ``warnings``: get trial records into the
+store, and see how."""
 
 from __future__ import annotations
 
@@ -26,7 +27,8 @@ def _load_summary(result):
         "run_id": result.run_id, "status": result.status, "found": result.reported_total,
         "stored": result.stored_total, "new": result.counts.new,
         "updated": result.counts.updated, "unchanged": result.counts.unchanged,
-        "quarantined": result.counts.quarantined, "duplicates": result.duplicates,
+        "quarantined": result.counts.quarantined,
+        "kept_with_warnings": result.counts.warned, "duplicates": result.duplicates,
         "files_skipped": len(result.skipped_files),
     }])
 
@@ -170,7 +172,23 @@ def quarantine_command(run_id, raw, db_path, fmt, out):
     show(atlas_for(db_path).quarantine(run_id, raw=raw), fmt, out, "records")
 
 
+@click.command("warnings")
+@click.option("--run", "run_id", type=int, default=None, help="Only records of this run.")
+@db_option
+@output_options
+def warnings_command(run_id, db_path, fmt, out):
+    """List records that were kept with a field read one safe way (a phase given as text,
+    an enrolment placeholder such as 99999999, an impossible date ...), naming the field.
+
+    \b
+    Example:
+      ici-atlas warnings --db atlas.duckdb --run 3
+    """
+    show(atlas_for(db_path).warnings(run_id), fmt, out, "warnings")
+
+
 def register(group: click.Group) -> None:
     group.add_command(fetch_command)
     group.add_command(runs_command)
     group.add_command(quarantine_command)
+    group.add_command(warnings_command)

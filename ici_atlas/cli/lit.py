@@ -9,6 +9,7 @@ import click
 import textwrap
 
 from .. import config
+from ..errors import IciAtlasError, InputError
 from ..figures import save_figure
 from ..figures.prisma import plot_prisma
 from ..review.decisions import (
@@ -138,19 +139,64 @@ def import_command(files, db_path):
     Example:
       ici-atlas lit import embase_export.ris pubmed_export.txt
     """
+    # Each file is read on its own: one that cannot be read (not UTF-8/UTF-16 text, empty,
+    # binary, a directory, an unknown format) is reported and skipped, the others are
+    # imported, and the command then exits non-zero. Per file: records read, imported
+    # (new / already imported) and rejected, with the reason of each rejection and warning.
     con = command_store(db_path)
+    failed: list[str] = []
     for path in files:
         problems: list[ParseProblem] = []
-        records = read_bibfile(path, problems)
+        warnings: list[ParseProblem] = []
+        try:
+            records = read_bibfile(path, problems, warnings)
+        except IciAtlasError as exc:
+            failed.append(str(path))
+            run_id = start_run(con, "lit-import", str(path), None, {"format": None})
+            finish_run(con, run_id, "failed", exc.message)
+            if len(files) == 1:
+                raise
+            info(f"Error: {exc.message}; file skipped")
+            if exc.fix:
+                info(f"Fix: {exc.fix}")
+            continue
         run_id = start_run(con, "lit-import", str(path), None, {"format": records[0].format if records else None})
         new, known = load_imported(con, records, run_id)
         update_run(con, run_id, reported_total=len(records) + len(problems), stored_total=len(records),
                    new_records=new, unchanged_records=known, quarantined=len(problems))
         for p in problems:
             quarantine_record(con, run_id, str(path), p.record_ref, p.field, p.reason, None)
-        finish_run(con, run_id, "ok", None)
-        info(f"{Path(path).name}: {len(records):,} records ({new:,} new, {known:,} already imported), "
-             f"{len(problems)} rejected")
+        finish_run(con, run_id, "ok", _import_message(warnings))
+        info(f"{Path(path).name}: {len(records) + len(problems):,} records read: {len(records):,} imported "
+             f"({new:,} new, {known:,} already imported), {len(problems)} rejected"
+             + (f", {len(warnings)} warning(s)" if warnings else ""))
+        _list_problems("rejected", problems, f"ici-atlas quarantine --run {run_id}")
+        _list_problems("warning", warnings, f"ici-atlas runs --kind lit-import --format json (run {run_id})")
+    if failed:
+        imported = len(files) - len(failed)
+        rest = ("none was imported" if not imported else
+                f"the other {imported} {'was' if imported == 1 else 'were'} imported")
+        raise InputError(
+            f"{len(failed)} of {len(files)} files could not be imported ({', '.join(failed)}); {rest}",
+            fix="Fix the files named above and import them again (records already imported are not added twice).")
+
+
+_LISTED = 20
+
+
+def _list_problems(kind: str, problems: list[ParseProblem], where: str) -> None:
+    for p in problems[:_LISTED]:
+        info(f"  {kind}: {p.record_ref} (field {p.field}): {p.reason}")
+    if len(problems) > _LISTED:
+        info(f"  ... and {len(problems) - _LISTED:,} more ({where})")
+
+
+def _import_message(warnings: list[ParseProblem]) -> str | None:
+    """The run's message: every warning (records kept with something dropped or guessed)."""
+    if not warnings:
+        return None
+    return f"{len(warnings)} warning(s): " + "; ".join(
+        f"{w.record_ref} (field {w.field}): {w.reason}" for w in warnings)
 
 
 @lit_group.command("prescreen")

@@ -35,18 +35,18 @@ def serve_cmd(host: str, port: int, allow_remote: bool, log_requests: bool,
 
     server, app, url = make_dashboard_server(resolve_db(db_path), host, port, allow_remote,
                                              log_requests=log_requests, log=info)
-    if not is_loopback(host):
+    if not is_loopback(host.strip("[]")):
         info(f"Warning: serving on {host}, not a loopback address: anyone who can reach "
              "this machine on that address can read the store.")
     click.echo(url)
     sys.stdout.flush()
     info(f"ici-atlas dashboard (read-only) at {url} ; press Ctrl+C to stop.")
     try:
-        server.serve_forever()
+        server.run()
     except KeyboardInterrupt:
         info("Stopped.")
     finally:
-        server.server_close()
+        server.close()
         app.close()
 
 

@@ -26,7 +26,13 @@ from ..store.bulk import pause_gc
 from ..store.db import transaction
 from ..store.schema import DERIVED_TABLES
 from ..store.ingest import RunResult, load_files, prepare_study
-from ..sources.ctgov_files import SkippedFile, Source, iter_study_sources, read_source
+from ..sources.ctgov_files import (
+    FoundRecord,
+    SkippedFile,
+    Source,
+    iter_study_sources,
+    read_source,
+)
 from ..progress import Progress
 from ..store.runs import fail_run, quarantine_record, start_run
 
@@ -90,7 +96,7 @@ def load_and_classify_files(
     def prepared_items():
         window: deque = deque()  # files in flight, in input order (bounded: memory)
         for source in iter_study_sources(path):
-            window.append(source if isinstance(source, SkippedFile)
+            window.append(source if isinstance(source, (SkippedFile, FoundRecord))
                           else pool.apply_async(_prepare_source, (source,)))
             while window and (len(window) > 2 * workers + 2 or _ready(window[0])):
                 yield from _results(window.popleft())
@@ -150,8 +156,8 @@ def load_and_classify_files(
 
 
 def _ready(entry) -> bool:
-    return isinstance(entry, SkippedFile) or entry.ready()
+    return isinstance(entry, (SkippedFile, FoundRecord)) or entry.ready()
 
 
 def _results(entry) -> list:
-    return [entry] if isinstance(entry, SkippedFile) else entry.get()
+    return [entry] if isinstance(entry, (SkippedFile, FoundRecord)) else entry.get()

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from ici_atlas.errors import SchemaError
+from ici_atlas.sources.ctgov_check import ENROLLMENT_PLACEHOLDERS
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,16 +154,22 @@ class Study:
 
     @property
     def phases(self) -> tuple[str, ...]:
+        value = self._design.get("phases")
+        if isinstance(value, str):  # one phase given as a string (a warning at load)
+            return (value,)
         return tuple(p for p in _l(self._design, "phases") if isinstance(p, str))
 
     @property
     def enrollment(self) -> int | None:
         count = _d(self._design, "enrollmentInfo").get("count")
-        return count if isinstance(count, int) else None
+        if isinstance(count, bool) or not isinstance(count, int):
+            return None
+        return None if count < 0 or count in ENROLLMENT_PLACEHOLDERS else count
 
     @property
     def has_results(self) -> bool:
-        return bool(self.record.get("hasResults")) or "resultsSection" in self.record
+        flag = self.record.get("hasResults")
+        return (flag is True) or "resultsSection" in self.record
 
     # conditions --------------------------------------------------------------------------
     @property

@@ -15,7 +15,8 @@ from typing import Sequence
 
 from matplotlib.lines import Line2D
 
-from ..analyses.efficacy import OrrArm, _exact_ci, pool_orr
+from ..analyses.efficacy import OrrArm, pool_orr
+from ..meta.exact import exact_ci
 from . import new_figure, save_figure
 
 #: Colours of the review's Figure 4 legend.
@@ -107,7 +108,7 @@ def plot_orr_forest(arms: Sequence[OrrArm], pooled: dict, title: str):
     labels = []
     for i, arm in enumerate(arms):
         y = n + 1 - i
-        lo, hi = _exact_ci(arm.responders, arm.n_evaluable, 0.95)
+        lo, hi = exact_ci(arm.responders, arm.n_evaluable, 0.95)
         ax.plot([100 * lo, 100 * hi], [y, y], color="#444444", lw=1)
         ax.scatter(100 * arm.orr, y, marker="s", s=_size(arm.n_evaluable) * 0.6,
                    color=LINE_COLOURS[arm.line], zorder=3)

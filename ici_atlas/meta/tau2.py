@@ -30,15 +30,46 @@ UNIROOT_TOL = np.finfo(float).eps ** 0.25
 _EPS = np.finfo(float).eps
 
 
-def _pmat(X: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """P = W - W X (X'WX)^-1 X' W for diagonal weights w."""
+def _is_intercept_only(X: np.ndarray) -> bool:
+    return X.shape[1] == 1 and bool(np.all(X == 1.0))
+
+
+# The projection P = W - W X (X'WX)^-1 X' W (k x k) is never formed: every quantity
+# the estimators need is a weighted residual sum or a p x p product, so time is
+# O(k p^2) and memory O(k p) (O(k) for the intercept-only model).
+
+
+def _wls_resid(X: np.ndarray, w: np.ndarray, y: np.ndarray, io: bool) -> np.ndarray:
+    """Residuals y - X b of the weighted least-squares fit with weights w (so P y = w * r)."""
+    if io:
+        return y - np.dot(w, y) / w.sum()
     WX = X * w[:, None]
-    A = X.T @ WX
-    return np.diag(w) - WX @ np.linalg.solve(A, WX.T)
+    return y - X @ np.linalg.solve(X.T @ WX, WX.T @ y)
+
+
+def _rss(X: np.ndarray, w: np.ndarray, y: np.ndarray, io: bool | None = None) -> float:
+    """y'P y = sum w (y - X b)^2, the weighted residual sum of squares."""
+    if io is None:
+        io = _is_intercept_only(X)
+    r = _wls_resid(X, w, y, io)
+    return float(np.dot(w * r, r))
+
+
+def _trace_p(X: np.ndarray, w: np.ndarray, io: bool) -> float:
+    """tr P = sum w - tr((X'WX)^-1 X'W^2 X)."""
+    sw = float(w.sum())
+    if io:
+        return sw - float(np.dot(w, w)) / sw
+    WX = X * w[:, None]
+    return sw - float(np.trace(np.linalg.solve(X.T @ WX, WX.T @ WX)))
 
 
 def _pstats(X: np.ndarray, w: np.ndarray, y: np.ndarray, intercept_only: bool):
-    """(P y, tr P, tr PP) for P = W - W X (X'WX)^-1 X'W; closed forms for the intercept-only model."""
+    """(P y, tr P, tr PP) for P = W - W X (X'WX)^-1 X'W, in O(k p^2) without forming P.
+
+    With A = X'WX, S2 = A^-1 X'W^2 X and S3 = A^-1 X'W^3 X:
+    tr P = sum w - tr S2 and tr PP = sum w^2 - 2 tr S3 + tr(S2 S2).
+    """
     if intercept_only:
         sw = w.sum()
         sw2 = float(np.dot(w, w))
@@ -46,16 +77,14 @@ def _pstats(X: np.ndarray, w: np.ndarray, y: np.ndarray, intercept_only: bool):
         trp = sw - sw2 / sw
         trpp = sw2 - 2 * float(np.dot(w * w, w)) / sw + (sw2 / sw) ** 2
         return py, trp, trpp
-    P = _pmat(X, w)
-    return P @ y, float(np.trace(P)), float(np.sum(P * P))
-
-
-def _is_intercept_only(X: np.ndarray) -> bool:
-    return X.shape[1] == 1 and bool(np.all(X == 1.0))
-
-
-def _quad(P: np.ndarray, y: np.ndarray) -> float:
-    return float(y @ P @ y)
+    WX = X * w[:, None]
+    A = X.T @ WX
+    py = w * (y - X @ np.linalg.solve(A, WX.T @ y))
+    S2 = np.linalg.solve(A, WX.T @ WX)
+    S3 = np.linalg.solve(A, WX.T @ (WX * w[:, None]))
+    trp = float(w.sum() - np.trace(S2))
+    trpp = float(np.dot(w, w) - 2 * np.trace(S3) + np.sum(S2 * S2.T))
+    return py, trp, trpp
 
 
 def _r_mad(y: np.ndarray) -> float:
@@ -73,28 +102,29 @@ def estimate_he(y, v, X):
     if _is_intercept_only(X):
         r = y - y.mean()
         return (float(r @ r) - float(v.sum()) * (k - 1) / k) / (k - 1)
-    P = np.eye(k) - X @ np.linalg.solve(X.T @ X, X.T)
-    rss = _quad(P, y)
-    return (rss - float(np.sum(np.diag(P) * v))) / (k - p)
+    # P = I - X (X'X)^-1 X' (unweighted): rss = y'P y, diag P = 1 - leverages
+    G = np.linalg.solve(X.T @ X, X.T)  # p x k
+    r = y - X @ (G @ y)
+    lev = np.einsum("ij,ji->i", X, G)
+    return (float(r @ r) - float(np.dot(1.0 - lev, v))) / (k - p)
 
 
 def estimate_dl(y, v, X):
     k, p = X.shape
-    P = _pmat(X, 1.0 / v)
-    return (_quad(P, y) - (k - p)) / float(np.trace(P))
+    io = _is_intercept_only(X)
+    w = 1.0 / v
+    return (_rss(X, w, y, io) - (k - p)) / _trace_p(X, w, io)
 
 
 def estimate_hs(y, v, X):
     w = 1.0 / v
-    P = _pmat(X, w)
-    return (_quad(P, y) - X.shape[0]) / float(w.sum())
+    return (_rss(X, w, y) - X.shape[0]) / float(w.sum())
 
 
 def estimate_sj(y, v, X):
     k, p = X.shape
     t0 = float(np.var(y, ddof=1) * (k - 1) / k) if k > 1 else 0.0
-    P = _pmat(X, 1.0 / (v + t0))
-    return t0 * _quad(P, y) / (k - p)
+    return t0 * _rss(X, 1.0 / (v + t0), y) / (k - p)
 
 
 def _fisher(y, v, X, method: str) -> float:
@@ -205,8 +235,10 @@ def estimate_pm(y, v, X):
     k, p = X.shape
     target = k - p
 
+    io = _is_intercept_only(X)
+
     def f(t):
-        return _quad(_pmat(X, 1.0 / (v + t)), y) - target
+        return _rss(X, 1.0 / (v + t), y, io) - target
 
     f0 = f(0.0)
     if f0 < 0:

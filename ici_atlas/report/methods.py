@@ -17,7 +17,7 @@ from typing import Any
 
 import duckdb
 
-from ..store.runs import query_runs
+from ..store.runs import query_runs, query_stored_warnings
 import orjson
 
 from .. import __version__, config
@@ -47,6 +47,7 @@ class StoreState:
     last_load: str | None = None   # latest finished_at of a fetch/load run
     runs: list[dict[str, Any]] = field(default_factory=list)
     classify_run: dict[str, Any] | None = None
+    warnings: list[dict[str, Any]] = field(default_factory=list)  # of the stored copies
 
     @property
     def landscape_reason(self) -> str:
@@ -88,6 +89,8 @@ def query_store_state(con: duckdb.DuckDBPyConnection | None) -> StoreState:
         state.load_quarantined = sum(r["quarantined"] or 0 for r in chosen)
         state.duplicates = sum(int((r["params"] or {}).get("duplicates") or 0) for r in chosen)
         state.stored_by_runs = sum(r["stored_total"] or 0 for r in chosen)
+    if table_exists(con, "record_warnings"):
+        state.warnings = query_stored_warnings(con)
     finished = [r["finished_at"] for r in loads if r["finished_at"] is not None]
     state.last_load = max(finished).isoformat(sep=" ", timespec="seconds") if finished else None
     if table_exists(con, "trials"):
@@ -232,6 +235,17 @@ def _ts(value) -> str:
     return value.isoformat(sep=" ", timespec="seconds") if hasattr(value, "isoformat") else str(value)
 
 
+def warning_fields(warnings: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Warnings counted by field (records per field), with one example reason each."""
+    by_field: dict[str, dict[str, Any]] = {}
+    for w in warnings:
+        row = by_field.setdefault(w["field"], {"field": w["field"], "records": set(),
+                                               "example": f"{w['record_ref']}: {w['reason']}"})
+        row["records"].add(w["record_ref"])
+    rows = [{**r, "records": len(r["records"])} for r in by_field.values()]
+    return sorted(rows, key=lambda r: (-r["records"], r["field"]))
+
+
 # ----------------------------------------------------------------------------- flow
 
 def flow_rows(state: StoreState) -> list[dict[str, Any]]:
@@ -337,6 +351,17 @@ def build_methods(state: StoreState) -> Section:
                      f"({n(state.classify_quarantined)} quarantined) and {n(state.pd1)} of them "
                      "give a PD-1/PD-L1 inhibitor")
         sec.paragraphs.append(text + ".")
+        if state.warnings:
+            fields = warning_fields(state.warnings)
+            sec.paragraphs.append(
+                f"{plural(len({w['record_ref'] for w in state.warnings}), 'stored record')} "
+                "had a field that is wrong as registered but has one safe reading, which was "
+                "applied, never a guess (e.g. an enrolment of 99999999 is read as unknown, an "
+                "impossible date as missing); the table below counts them by field and "
+                "`ici-atlas warnings` lists each record.")
+            sec.tables.append(Table("methods_record_warnings",
+                                    "Stored records with a field read one safe way",
+                                    ["field", "records", "example"], fields))
         sec.figures.append(ReportFigure("methods_trial_flow", "Flow of trial records",
                                         "Counts from the store's runs, raw records, quarantine "
                                         "and derived tables.", partial(plot_flow, flow)))

@@ -3,14 +3,12 @@ fields screening needs), which search found it, and links to trials by NCT ID.""
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET
-
 import duckdb
 import orjson
 
 from ..store.bulk import insert_rows
 from ..store.runs import now_utc
-from ..sources.pubmed_xml import PubmedRecord
+from ..sources.pubmed_xml import PubmedRecord, article_xml_by_pmid
 
 
 
@@ -25,14 +23,12 @@ _RECORD_COLUMNS = (
 
 
 def split_articles(xml: bytes) -> dict[str, str]:
-    """PMID → the ``PubmedArticle`` element's XML text, for storing records verbatim."""
-    out: dict[str, str] = {}
-    root = ET.fromstring(xml)
-    for article in root.iter("PubmedArticle"):
-        pmid = (article.findtext("MedlineCitation/PMID") or "").strip()
-        if pmid:
-            out[pmid] = ET.tostring(article, encoding="unicode")
-    return out
+    """PMID → the ``PubmedArticle`` element's XML text, for storing records verbatim.
+
+    Parsed with the protections of :mod:`ici_atlas.sources.pubmed_xml` (no entity
+    declarations, bounded nesting); XML that cannot be read raises
+    :class:`~ici_atlas.sources.pubmed_xml.PubmedXmlError`, never a ``ParseError``."""
+    return article_xml_by_pmid(xml)
 
 
 def load_pubmed_records(

@@ -20,7 +20,7 @@ import httpx
 import orjson
 
 from .ctgov_query import StudyQuery
-from .http import PoliteHttp, RetryPolicy, Retryable, parse_retry_after
+from .http import PoliteHttp, RetryPolicy, Retryable, check_base_url, parse_retry_after
 
 __all__ = ["CtgovClient", "Page", "RetryPolicy", "fetch_counts", "parse_retry_after"]
 
@@ -57,7 +57,7 @@ class CtgovClient:
         seed: int | None = None,
         on_retry: Callable[[str, float], None] | None = None,
     ):
-        self.base_url = base_url.rstrip("/")
+        self.base_url = check_base_url(base_url, "--api-url (or $ICI_ATLAS_CTGOV_API)")
         self.timeout = timeout
         extra = {k: v for k, v in (("sleep", sleep), ("clock", clock)) if v is not None}
         self.http = PoliteHttp("ClinicalTrials.gov", timeout=timeout, max_rate=max_rate, retry=retry,
@@ -131,24 +131,31 @@ class CtgovClient:
         index: int,
         total: int | None,
         label: str = "",
+        page_length: int | None = None,
     ) -> Page:
         """One page; retried when invalid or when it ends before ``total`` is reached.
 
-        A page with no ``nextPageToken`` must bring the listing to ``total``
-        (``index * page_size + len(studies) >= total``); studies lost from a page that
-        does continue are caught later by the count reconciliation.
+        A page with no ``nextPageToken`` must bring the listing to ``total``:
+        ``index * page_length + len(studies) >= total``, where ``page_length`` is how many
+        studies this server puts on a full page (the first page's length; the server may
+        send fewer than ``pageSize``). Studies lost from a page that does continue are
+        caught later by the count reconciliation.
         """
         first = token is None
+        length = page_length or page_size
 
         def check(data: dict) -> None:
             if not isinstance(data, dict) or not isinstance(data.get("studies"), list):
                 raise Retryable("response has no 'studies' list")
+            token_next = data.get("nextPageToken")
+            if token_next is not None and not isinstance(token_next, str):
+                raise Retryable(f"nextPageToken is {type(token_next).__name__}, not text")
             if first:
                 _require_total(data)
             expected = int(data["totalCount"]) if first else total
             n = len(data["studies"])
             # Position-based: the last page of a complete listing reaches the total.
-            reached = index * page_size + n
+            reached = index * length + n
             if expected is not None and not data.get("nextPageToken") and reached < expected:
                 raise Retryable(
                     f"page ended early: {n} studies and no nextPageToken, so pages 0-{index} "
@@ -171,6 +178,9 @@ class CtgovClient:
 def _require_total(data: dict) -> None:
     if not isinstance(data, dict) or "totalCount" not in data:
         raise Retryable("response has no totalCount although countTotal=true was sent")
+    total = data["totalCount"]
+    if isinstance(total, bool) or not isinstance(total, int) or total < 0:
+        raise Retryable(f"totalCount {total!r} is not a count")
 
 
 def fetch_counts(client: CtgovClient, queries: list[StudyQuery], page_size: int) -> list[dict]:

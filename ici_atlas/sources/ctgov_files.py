@@ -17,14 +17,18 @@ that does not parse, or lacks ``protocolSection`` or its NCT ID, is yielded with
 
 from __future__ import annotations
 
+import os
 import re
 import xml.etree.ElementTree as ET
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Iterator
 
 import orjson
+
+from .ctgov_check import MAX_RECORD_BYTES, check_study, oversized, study_warnings  # noqa: F401
 
 from ..errors import InputError
 from .ctgov_legacy import convert_v1_study, convert_xml_study
@@ -73,6 +77,19 @@ def study_nct_id(study: dict) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def study_aliases(study: dict, nct_id: str | None = None) -> list[str]:
+    """The earlier NCT IDs the registry lists for this record (``nctIdAliases``), valid ones
+    only and never the record's own."""
+    try:
+        value = study["protocolSection"]["identificationModule"].get("nctIdAliases")
+    except (KeyError, TypeError, AttributeError):
+        return []
+    if not isinstance(value, list):
+        return []
+    own = nct_id or study_nct_id(study)
+    return [a for a in value if isinstance(a, str) and NCT_RE.match(a) and a != own]
+
+
 def study_last_update(study: dict) -> str | None:
     try:
         value = study["protocolSection"]["statusModule"]["lastUpdatePostDateStruct"]["date"]
@@ -81,29 +98,15 @@ def study_last_update(study: dict) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def check_study(study: object) -> tuple[str, str] | None:
-    """``(field, reason)`` when ``study`` is not a usable v2 study, else None."""
-    if not isinstance(study, dict):
-        return "", f"a study must be a JSON object, not {type(study).__name__}"
-    ps = study.get("protocolSection")
-    if not isinstance(ps, dict):
-        keys = ", ".join(sorted(study)[:6]) or "none"
-        return "protocolSection", f"missing protocolSection (keys: {keys})"
-    nct = study_nct_id(study)
-    if nct is None:
-        return "protocolSection.identificationModule.nctId", "missing NCT ID"
-    if not NCT_RE.match(nct):
-        return "protocolSection.identificationModule.nctId", f"invalid NCT ID {nct!r}"
-    return None
-
-
 def _raw(value: object) -> str:
     text = value if isinstance(value, str) else orjson.dumps(value).decode()
     return text[:_RAW_LIMIT]
 
 
-def _v2(ref: str, study: object) -> FoundRecord:
+def _v2(ref: str, study: object, big_document: bool = False) -> FoundRecord:
     problem = check_study(study)
+    if problem is None and big_document:  # only a document over the limit can hold such a record
+        problem = oversized(len(orjson.dumps(study)))
     if problem:
         return FoundRecord(ref, "v2-json", error=problem[1], field=problem[0], raw=_raw(study))
     return FoundRecord(ref, "v2-json", study=study)  # type: ignore[arg-type]
@@ -130,6 +133,8 @@ def _v1(ref: str, item: object) -> FoundRecord:
 
 def read_json_document(ref: str, data: bytes) -> Iterator[FoundRecord | SkippedFile]:
     """The study records in one JSON document."""
+    if data.startswith(b"\xef\xbb\xbf"):  # a UTF-8 byte-order mark (Windows editors)
+        data = data[3:]
     try:
         doc = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
@@ -144,23 +149,31 @@ def read_json_document(ref: str, data: bytes) -> Iterator[FoundRecord | SkippedF
                 ref, f"JSON array of {len(doc)} items, none with protocolSection (not study records)"
             )
             return
+        big = len(data) > MAX_RECORD_BYTES
         for i, item in enumerate(doc):
-            yield _v2(f"{ref}#{i}", item)
+            yield _v2(f"{ref}#{i}", item, big)
         return
     if isinstance(doc, dict):
         if "FullStudiesResponse" in doc:
-            full = (doc["FullStudiesResponse"] or {}).get("FullStudies") or []
+            response = doc["FullStudiesResponse"]
+            full = response.get("FullStudies") if isinstance(response, dict) else None
+            if not isinstance(full, list):
+                yield FoundRecord(ref, "v1-json", error="FullStudiesResponse has no "
+                                  "FullStudies list", field="FullStudiesResponse.FullStudies",
+                                  raw=data[:_RAW_LIMIT].decode("utf-8", "replace"))
+                return
             for i, item in enumerate(full):
                 yield _v1(f"{ref}#{i}", item)
             return
         if isinstance(doc.get("studies"), list) and "protocolSection" not in doc:
+            big = len(data) > MAX_RECORD_BYTES
             for i, item in enumerate(doc["studies"]):
-                yield _v2(f"{ref}#{i}", item)
+                yield _v2(f"{ref}#{i}", item, big)
             return
         if "FullStudy" in doc or ("Study" in doc and "protocolSection" not in doc):
             yield _v1(ref, doc.get("FullStudy") or doc)
             return
-    yield _v2(ref, doc)
+    yield _v2(ref, doc, len(data) > MAX_RECORD_BYTES)
 
 
 def read_xml_document(ref: str, data: bytes) -> Iterator[FoundRecord | SkippedFile]:
@@ -200,10 +213,51 @@ def _read_bytes(ref: str, name: str, data: bytes) -> Iterator[FoundRecord | Skip
 
 Source = tuple[str, str, "Path | bytes"]  # (ref, file or member name, file path or member bytes)
 
+#: The largest single file or ZIP member read (bytes): each is parsed in memory. The
+#: registry's records are 5 KB-5 MB each and a bulk ZIP's members are single studies; the
+#: website's JSON download of 10,000 studies is ~300 MB. A bigger file is almost certainly
+#: not a study export (or is a decompression bomb).
+MAX_INPUT_BYTES = 512 * 1024**2
+ENV_MAX_INPUT_BYTES = "ICI_ATLAS_MAX_INPUT_BYTES"
 
-def iter_study_sources(path: str | Path) -> Iterator[Source | SkippedFile]:
+
+def max_input_bytes() -> int:
+    value = os.environ.get(ENV_MAX_INPUT_BYTES, "")
+    return int(value) if value.isdigit() and int(value) > 0 else MAX_INPUT_BYTES
+
+
+def _unreadable(ref: str, why: str, fix: str = "") -> FoundRecord:
+    """A file (or ZIP member) whose records could not be read: quarantined under its name,
+    so the run completes and the loss is counted and kept."""
+    return FoundRecord(ref, "file", error=why + (f" ({fix})" if fix else ""), field="file")
+
+
+def _walk_files(root: Path) -> Iterator[Path | SkippedFile]:
+    """Every file under ``root``, sorted, following symbolic links to folders (a linked
+    download folder is read like any other) but never the same folder twice."""
+    seen: set[tuple[int, int]] = set()
+    for folder, dirs, files in os.walk(root, followlinks=True):
+        here = Path(folder)
+        try:
+            st = here.stat()
+        except OSError:
+            dirs[:] = []
+            continue
+        if (st.st_dev, st.st_ino) in seen:
+            dirs[:] = []
+            yield SkippedFile(here.relative_to(root).as_posix() + "/",
+                              "folder already read (a symbolic link loops back to it)")
+            continue
+        seen.add((st.st_dev, st.st_ino))
+        dirs.sort()
+        for name in sorted(files):
+            yield here / name
+
+
+def iter_study_sources(path: str | Path) -> Iterator[Source | SkippedFile | FoundRecord]:
     """The files (and ZIP members) under ``path`` that may hold study records, in order,
-    without reading them; documentation and hidden files are skipped."""
+    without reading them; documentation and hidden files are skipped. A file or member that
+    cannot be read comes as a :class:`FoundRecord` with its error (to quarantine)."""
     path = Path(path)
     if not path.exists():
         raise InputError(
@@ -211,43 +265,83 @@ def iter_study_sources(path: str | Path) -> Iterator[Source | SkippedFile]:
             fix="Pass --from a directory of v2 JSON files, a JSON array, or a bulk ZIP.",
         )
     if path.is_file():
-        files = [path]
+        files: Iterator[Path | SkippedFile] = iter([path])
         root = path.parent
     else:
-        files = sorted(p for p in path.rglob("*") if p.is_file())
+        files = _walk_files(path)
         root = path
+    limit = max_input_bytes()
     for file in files:
+        if isinstance(file, SkippedFile):
+            yield file
+            continue
         ref = file.relative_to(root).as_posix()
         if file.name.startswith(".") or file.name in ("PROVENANCE.md", "README.md"):
             yield SkippedFile(ref, "documentation / hidden file")
-        elif file.suffix.lower() == ".zip":
-            yield from _zip_members(ref, file)
+            continue
+        try:
+            size = file.stat().st_size
+        except OSError as exc:  # a dangling link, a file removed while reading ...
+            yield _unreadable(ref, f"cannot read the file: {exc.strerror or exc}")
+            continue
+        if file.suffix.lower() == ".zip":
+            yield from _zip_members(ref, file, limit)
+        elif size > limit and file.suffix.lower() in (".json", ".xml"):
+            yield _unreadable(ref, f"file of {size:,} bytes is larger than the "
+                                   f"{limit:,}-byte limit", f"raise {ENV_MAX_INPUT_BYTES}")
         else:
             yield (ref, file.name, file)
 
 
-def _zip_members(ref: str, path: Path) -> Iterator[Source]:
+def _zip_members(ref: str, path: Path, limit: int) -> Iterator[Source | FoundRecord]:
     try:
         archive = zipfile.ZipFile(path)
-    except zipfile.BadZipFile as exc:
-        raise InputError(
-            f"Cannot read ZIP {str(path)!r}: {exc}", fix="Download the bulk ZIP again."
-        ) from exc
+    except (zipfile.BadZipFile, OSError) as exc:
+        yield _unreadable(ref, f"not a readable ZIP: {exc}", "download the bulk ZIP again")
+        return
     with archive:
-        for member in sorted(archive.namelist()):
-            if not member.endswith("/"):
-                yield (f"{ref}!{member}", member, archive.read(member))
+        for info in sorted(archive.infolist(), key=lambda i: i.filename):
+            if info.is_dir():
+                continue
+            member = info.filename
+            mref = f"{ref}!{member}"
+            if PurePosixPath(member.lower()).suffix not in (".json", ".xml"):
+                yield (mref, member, b"")  # skipped by name, unread
+                continue
+            if info.file_size > limit:
+                yield _unreadable(mref, f"ZIP member of {info.file_size:,} bytes (uncompressed) "
+                                        f"is larger than the {limit:,}-byte limit",
+                                  f"raise {ENV_MAX_INPUT_BYTES}")
+                continue
+            try:
+                with archive.open(info) as fh:
+                    data = fh.read(limit + 1)
+            except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError,
+                    RuntimeError) as exc:  # CRC error, truncated, encrypted, unknown method
+                yield _unreadable(mref, f"cannot read the ZIP member: {exc}",
+                                  "download the bulk ZIP again")
+                continue
+            if len(data) > limit:  # the header lied about the size
+                yield _unreadable(mref, f"ZIP member inflates past the {limit:,}-byte limit")
+                continue
+            yield (mref, member, data)
 
 
 def read_source(ref: str, name: str, src: "Path | bytes") -> Iterator[FoundRecord | SkippedFile]:
     """The study records of one source of :func:`iter_study_sources`."""
-    yield from _read_bytes(ref, name, src.read_bytes() if isinstance(src, Path) else src)
+    if isinstance(src, Path) and PurePosixPath(name.lower()).suffix in (".json", ".xml"):
+        try:
+            src = src.read_bytes()
+        except OSError as exc:
+            yield _unreadable(ref, f"cannot read the file: {exc.strerror or exc}")
+            return
+    yield from _read_bytes(ref, name, src if isinstance(src, bytes) else b"")
 
 
 def read_study_files(path: str | Path) -> Iterator[FoundRecord | SkippedFile]:
     """Every study record under ``path`` (a file or a directory, recursively)."""
     for source in iter_study_sources(path):
-        if isinstance(source, SkippedFile):
+        if isinstance(source, (SkippedFile, FoundRecord)):
             yield source
         else:
             yield from read_source(*source)

@@ -1,6 +1,11 @@
 """Polite HTTP for every source: a request-rate limit, retries with backoff and jitter on
 429/5xx/timeouts/connection errors, and ``Retry-After`` honoured (seconds or HTTP date).
 
+Every response is read as a stream with two bounds, so a hostile or broken server cannot
+hang a run or fill memory: the whole response must arrive within ``timeout`` seconds (not
+only each read), and its body may not exceed ``max_bytes`` (after decompression). A base
+URL that is not ``http(s)://host`` is refused before anything is sent.
+
 ``sleep`` and ``clock`` are injectable so tests exercise the waiting without real time.
 """
 
@@ -16,9 +21,12 @@ from typing import Callable, TypeVar
 import httpx
 
 from .. import __version__
-from ..errors import SourceError
+from ..errors import InputError, SourceError
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+#: The largest response body accepted (bytes, decoded). A page of 1,000 studies is ~30-60 MB.
+MAX_RESPONSE_BYTES = 256 * 1024**2
+MAX_REDIRECTS = 5
 T = TypeVar("T")
 
 
@@ -80,6 +88,21 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     return max(0.0, (when - now).total_seconds())
 
 
+def check_base_url(url: str, option: str) -> str:
+    """``url`` without a trailing slash, or :class:`InputError` when it is not
+    ``http(s)://host[:port][/path]``."""
+    text = (url or "").strip().rstrip("/")
+    try:
+        parsed = httpx.URL(text)
+        ok = parsed.scheme in ("http", "https") and bool(parsed.host)
+    except (httpx.InvalidURL, TypeError, ValueError):
+        ok = False
+    if not ok or any(c.isspace() for c in text):
+        raise InputError(f"Invalid {option} {url!r}: expected http(s)://host[:port]/path",
+                         fix=f"Pass {option} a full http:// or https:// address.")
+    return text
+
+
 class PoliteHttp:
     """GET with a minimum interval between requests and retries on transient failures."""
 
@@ -95,9 +118,11 @@ class PoliteHttp:
         seed: int | None = None,
         on_retry: Callable[[str, float], None] | None = None,
         accept: str = "*/*",
+        max_bytes: int = MAX_RESPONSE_BYTES,
     ):
         self.source_name = source_name
         self.timeout = timeout
+        self.max_bytes = max_bytes
         self.min_interval = 1.0 / max_rate if max_rate and max_rate > 0 else 0.0
         self.retry = retry or RetryPolicy()
         self._sleep = sleep
@@ -110,6 +135,7 @@ class PoliteHttp:
             timeout=timeout,
             headers={"User-Agent": f"ici-atlas/{__version__}", "Accept": accept},
             follow_redirects=True,
+            max_redirects=MAX_REDIRECTS,
         )
 
     def close(self) -> None:
@@ -126,9 +152,21 @@ class PoliteHttp:
         self._throttle()
         self.requests_sent += 1
         try:
-            resp = self._http.request(method, url, params=params, data=data)
+            with self._http.stream(method, url, params=params, data=data) as resp:
+                if resp.status_code in RETRY_STATUSES:
+                    raise Retryable(f"HTTP {resp.status_code}",
+                                    parse_retry_after(resp.headers.get("Retry-After")))
+                body = self._read_body(resp, time.monotonic() + self.timeout)
         except httpx.TimeoutException as exc:
             raise Retryable(f"timeout after {self.timeout:g} s ({type(exc).__name__})") from exc
+        except httpx.TooManyRedirects:
+            raise SourceError(
+                f"{self.source_name}: {url} redirects more than {MAX_REDIRECTS} times",
+                fix="Check the API address (--api-url); it should answer without redirects.",
+            ) from None
+        except httpx.UnsupportedProtocol as exc:
+            raise SourceError(f"{self.source_name}: cannot send to {url}: {exc}",
+                              fix="Pass an http:// or https:// API address.") from None
         except httpx.TransportError as exc:
             if _name_not_resolved(exc):  # no DNS answer: retrying will not help, say so now
                 host = httpx.URL(url).host
@@ -138,15 +176,48 @@ class PoliteHttp:
                     fix="Check the network and the API address (--api-url); a dry run shows "
                         "the request without sending it.") from None
             raise Retryable(f"connection error ({type(exc).__name__}: {exc})") from exc
-        if resp.status_code in RETRY_STATUSES:
-            raise Retryable(f"HTTP {resp.status_code}", parse_retry_after(resp.headers.get("Retry-After")))
-        if resp.status_code >= 400:
-            detail = resp.text.strip().replace("\n", " ")[:300]
+        except httpx.DecodingError as exc:  # e.g. a broken gzip body
+            raise Retryable(f"undecodable response body ({exc})") from exc
+        headers = [(k, v) for k, v in resp.headers.multi_items()
+                   if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")]
+        done = httpx.Response(resp.status_code, headers=headers, content=body,
+                              request=resp.request)
+        if done.status_code >= 400:
+            detail = done.text.strip().replace("\n", " ")[:300]
             raise SourceError(
-                f"{self.source_name} refused {resp.request.url} with HTTP {resp.status_code}: {detail!r}",
+                f"{self.source_name} refused {done.request.url} with HTTP {done.status_code}: "
+                f"{detail!r}",
                 fix="Check the query and the API address; a dry run shows the request.",
+                status=done.status_code,
             )
-        return resp
+        return done
+
+    def _read_body(self, resp: httpx.Response, deadline: float) -> bytes:
+        """The decoded body, within the deadline and the size cap."""
+        declared = resp.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > self.max_bytes:
+            raise self._too_big(resp, int(declared))
+        parts: list[bytes] = []
+        size = 0
+        for chunk in resp.iter_bytes():
+            size += len(chunk)
+            if size > self.max_bytes:
+                raise self._too_big(resp, size)
+            if time.monotonic() > deadline:
+                raise Retryable(f"the whole response took longer than {self.timeout:g} s "
+                                f"({size:,} bytes so far)")
+            parts.append(chunk)
+            if resp.status_code >= 400 and size > 65_536:  # enough to say what went wrong
+                break
+        return b"".join(parts)
+
+    def _too_big(self, resp: httpx.Response, size: int) -> SourceError:
+        return SourceError(
+            f"{self.source_name}: the response to {resp.request.url} is larger than "
+            f"{self.max_bytes:,} bytes ({size:,} bytes at least); not read further",
+            fix="Ask for fewer records per request (a smaller page or batch size), or check "
+                "the API address.",
+        )
 
     def request(
         self,

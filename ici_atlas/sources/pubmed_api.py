@@ -18,7 +18,7 @@ import httpx
 import orjson
 
 from ..errors import SourceError
-from .http import PoliteHttp, RetryPolicy, Retryable
+from .http import PoliteHttp, RetryPolicy, Retryable, check_base_url
 from .pubmed_xml import ParseProblem, PubmedRecord, iter_pubmed_xml
 
 ESEARCH_LIMIT = 9_999
@@ -59,7 +59,7 @@ class EutilsClient:
         sleep: Callable[[float], None] | None = None,
         on_retry: Callable[[str, float], None] | None = None,
     ):
-        self.base_url = base_url.rstrip("/")
+        self.base_url = check_base_url(base_url, "--api-url (or $ICI_ATLAS_PUBMED_API)")
         self.api_key = api_key
         self.email = email
         self.tool = tool
@@ -164,6 +164,28 @@ def _check_efetch(content: bytes, expected: int) -> None:
         raise Retryable(f"EFetch reply truncated ({len(content):,} bytes, no closing tag)")
     if got != expected:
         raise Retryable(f"EFetch batch has {got} articles, expected {expected}")
+    _check_well_formed(content)
+
+
+def _check_well_formed(content: bytes) -> None:
+    """A reply that is not well-formed XML is asked for again (a garbled transfer). One that
+    declares entities is not expanded here: the record parser refuses it, naming the batch."""
+    import xml.parsers.expat
+
+    class _Declares(Exception):
+        pass
+
+    def stop(*_args):
+        raise _Declares
+
+    parser = xml.parsers.expat.ParserCreate()
+    parser.EntityDeclHandler = stop
+    try:
+        parser.Parse(content, True)
+    except _Declares:
+        return
+    except xml.parsers.expat.ExpatError as exc:
+        raise Retryable(f"EFetch reply is not well-formed XML ({exc})") from None
 
 
 def plan_date_windows(

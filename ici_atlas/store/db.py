@@ -115,6 +115,9 @@ def connect(path: str | Path, read_only: bool = False) -> duckdb.DuckDBPyConnect
             check_schema_version(con, path)
         else:
             init_schema(con, path)
+            from .runs import mark_stale_runs
+
+            mark_stale_runs(con)
     except BaseException:
         con.close()
         raise

@@ -20,6 +20,7 @@ import duckdb
 from .. import config
 from ..errors import InputError
 from ..sources.ctgov_api import DEFAULT_MAX_RATE, CtgovClient, RetryPolicy, fetch_counts
+from ..sources.http import check_base_url
 from ..sources.ctgov_query import (
     DEFAULT_INTERVENTION_TYPES,
     DEFAULT_MAX_URL_LENGTH,
@@ -103,7 +104,7 @@ def plan_fetch(terms: str | list[str] | None = None,
     if not 1 <= int(page_size) <= 1000:
         raise InputError(f"Invalid page size {page_size!r}; expected 1 to 1000",
                          fix="Use --page-size 1000 (the API's maximum).")
-    base = config.ctgov_api_url(api_url)
+    base = check_base_url(config.ctgov_api_url(api_url), "--api-url (or $ICI_ATLAS_CTGOV_API)")
     term_list = _split(terms) if terms is not None else list(query_terms_from_vocab())
     if not term_list:
         raise InputError("No search terms given", fix="Give --terms NAME[,NAME...] or leave it out.")

@@ -16,7 +16,6 @@ records twice changes nothing.
 from __future__ import annotations
 
 import hashlib
-import math
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -36,7 +35,10 @@ from ..sources.ctgov_files import (
     FoundRecord,
     SkippedFile,
     check_study,
+    oversized,
     read_study_files,
+    study_aliases,
+    study_warnings,
     study_last_update,
     study_nct_id,
 )
@@ -64,6 +66,7 @@ class Counts:
     unchanged: int = 0
     quarantined: int = 0
     kept_newer: int = 0  # stored copy was more recent than the loaded one: not overwritten
+    warned: int = 0  # records kept with a field read one safe way (table record_warnings)
 
     @property
     def stored(self) -> int:
@@ -82,6 +85,7 @@ class RunResult:
     counts: Counts
     duplicates: int = 0
     resumed_from: int | None = None
+    notes: list[str] = field(default_factory=list)  # said with the summary (e.g. API version)
     chunks: list[dict] = field(default_factory=list)
     skipped_files: list[dict] = field(default_factory=list)
     message: str = ""
@@ -97,11 +101,14 @@ class RunResult:
             f"stored {self.stored_total:,} (new {c.new:,}, updated {c.updated:,}, "
             f"unchanged {c.unchanged:,}), quarantined {c.quarantined:,}"
         )
+        if c.warned:
+            text += (f", {c.warned:,} kept with warnings (ici-atlas warnings --run "
+                     f"{self.run_id})")
         if self.kind == "load":
             text += f", duplicates {self.duplicates:,}, files skipped {len(self.skipped_files):,}"
         if self.resumed_from:
             text += f", resumed from run {self.resumed_from}"
-        return text
+        return "; ".join([text, *self.notes])
 
 
 # --- runs and quarantine (shared helpers in ici_atlas.store.runs) -------------------------------
@@ -131,13 +138,16 @@ class Prepared:
     last_update: str  # lastUpdatePostDate as text ("" when absent)
     original: str | None = None
     classified: tuple | None = None
+    warnings: tuple[tuple[str, str], ...] = ()  # (field, reason): see study_warnings
+    aliases: tuple[str, ...] = ()  # earlier NCT IDs of this record (nctIdAliases)
 
 
 def prepare_study(study: dict, source_format: str, original: str | None = None,
                   ref: str = "") -> Prepared:
     return Prepared(study_nct_id(study), ref, source_format, pack_json(orjson.dumps(study)),
                     "resultsSection" in study, content_hash(study),
-                    study_last_update(study) or "", original)
+                    study_last_update(study) or "", original,
+                    warnings=tuple(study_warnings(study)), aliases=tuple(study_aliases(study)))
 
 
 def store_studies(
@@ -181,6 +191,7 @@ def store_prepared(
     }
     now = now_utc()
     inserts, updates = [], []
+    kept: set[str] = set()
     for nct, r in by_id.items():
         updated_on = _date(r.last_update)
         old = existing.get(nct)
@@ -193,6 +204,7 @@ def store_prepared(
         elif old[1] is not None and updated_on is not None and old[1] > updated_on:
             counts.unchanged += 1
             counts.kept_newer += 1
+            kept.add(nct)
             if kept_stored is not None:
                 kept_stored.append(nct)
             continue
@@ -202,6 +214,10 @@ def store_prepared(
             counts.updated += 1
         if stored is not None:
             stored[nct] = r
+    _record_warnings(con, run_id, [r for nct, r in by_id.items() if nct not in kept], counts)
+    aliases = [(a, nct) for nct, r in by_id.items() if nct not in kept for a in r.aliases]
+    if aliases:
+        con.executemany("INSERT OR REPLACE INTO nct_aliases VALUES (?, ?)", aliases)
     if inserts:
         insert_rows(con, "raw_studies", _RAW_COLUMNS, inserts)
     if updates:
@@ -214,12 +230,40 @@ def store_prepared(
         )
 
 
+def _record_warnings(con: duckdb.DuckDBPyConnection, run_id: int, records: list[Prepared],
+                     counts: Counts) -> None:
+    """Keep the warnings of the records stored by this run (a record stored twice in one run,
+    as a better duplicate, keeps the warnings of the copy stored last)."""
+    warned = [r for r in records if r.warnings]
+    if not warned and not counts.warned:
+        return
+    ids = [r.nct_id for r in records]
+    before = con.execute(
+        "SELECT count(DISTINCT record_ref) FROM record_warnings WHERE run_id = ? "
+        "AND record_ref IN (SELECT unnest(?::VARCHAR[]))", [run_id, ids]).fetchone()[0]
+    if before:
+        con.execute("DELETE FROM record_warnings WHERE run_id = ? "
+                    "AND record_ref IN (SELECT unnest(?::VARCHAR[]))", [run_id, ids])
+    if warned:
+        insert_rows(con, "record_warnings", _WARNING_COLUMNS,
+                    [[run_id, r.nct_id, f, why] for r in warned for f, why in r.warnings])
+    counts.warned += len(warned) - before
+
+
+_WARNING_COLUMNS = (("run_id", "BIGINT"), ("record_ref", "VARCHAR"), ("field", "VARCHAR"),
+                    ("reason", "VARCHAR"))
+
 _RAW_COLUMNS = (
     ("nct_id", "VARCHAR"), ("json_zstd", "BLOB"), ("content_hash", "VARCHAR"),
     ("source", "VARCHAR"), ("source_format", "VARCHAR"), ("last_update_posted", "DATE"),
     ("downloaded_at", "TIMESTAMP"), ("run_id", "BIGINT"), ("original", "VARCHAR"),
     ("has_results", "BOOLEAN"),
 )
+
+
+def _warned(con: duckdb.DuckDBPyConnection, run_id: int) -> int:
+    return con.execute("SELECT count(DISTINCT record_ref) FROM record_warnings WHERE run_id = ?",
+                       [run_id]).fetchone()[0]
 
 
 _RECORD_COLUMNS = (("run_id", "BIGINT"), ("chunk_index", "INTEGER"), ("nct_id", "VARCHAR"))
@@ -333,6 +377,7 @@ def load_files(con: duckdb.DuckDBPyConnection, path: str | Path,
         raise
     finally:
         restore_gc()
+    counts.warned = _warned(con, run_id)
     reasons: dict[str, int] = {}
     for s in skipped:
         key = s["reason"].split(":")[0] if "table" in s["reason"] else s["reason"]
@@ -342,6 +387,7 @@ def load_files(con: duckdb.DuckDBPyConnection, path: str | Path,
         "formats_found": formats,
         "duplicates": duplicates,
         "kept_newer": counts.kept_newer,
+        "kept_with_warnings": counts.warned,
         "skipped_files": len(skipped),
         "skipped_reasons": reasons,
     }
@@ -413,7 +459,7 @@ def _find_resumable(con, resume_key: str) -> tuple[int, str] | None:
 
 
 def _copy_progress(con, old: int, new: int) -> Counts:
-    for table in ("run_chunks", "run_pages", "run_records"):
+    for table in ("run_chunks", "run_pages", "run_records", "record_warnings"):
         con.execute(
             f"INSERT INTO {table} SELECT ? AS run_id, * EXCLUDE (run_id) FROM {table} "
             "WHERE run_id = ?",
@@ -475,9 +521,30 @@ def load_from_api(
             _fetch_chunk(con, client, run_id, ci, query, page_size, counts, on_page,
                          show_progress, len(queries))
     except BaseException as exc:
+        try:  # what the API had reported so far, so the failed run's row says it
+            con.execute(
+                "UPDATE runs SET reported_total = (SELECT sum(reported_total) FROM run_chunks "
+                "WHERE run_id = ?) WHERE run_id = ?", [run_id, run_id])
+        except duckdb.Error:
+            pass
         fail_run(con, run_id, exc)
         raise
-    return _reconcile_api(con, run_id, counts, previous[0] if previous else None)
+    return _reconcile_api(con, run_id, counts, previous[0] if previous else None,
+                          api_version_notes(version))
+
+
+#: The API major version whose record layout the classifiers read.
+KNOWN_API_MAJOR = "2"
+
+
+def api_version_notes(version: dict) -> list[str]:
+    """A note when ``/version`` names an API other than v2: fields may have been renamed, so
+    the run says so (every record is still checked field by field: quarantine, warnings)."""
+    text = version.get("apiVersion") if isinstance(version, dict) else None
+    if not isinstance(text, str) or text.split(".")[0] == KNOWN_API_MAJOR:
+        return []
+    return [f"the API reports version {text!r}, not {KNOWN_API_MAJOR}.x: fields may be "
+            "renamed; check `ici-atlas quarantine` and `ici-atlas warnings` for this run"]
 
 
 def _fetch_chunk(con, client, run_id, ci, query, page_size, counts, on_page, show, n_chunks):
@@ -487,37 +554,78 @@ def _fetch_chunk(con, client, run_id, ci, query, page_size, counts, on_page, sho
     ).fetchone()
     if row and row[0] == "done":
         return
-    last = con.execute(
-        "SELECT page_index, next_page_token FROM run_pages WHERE run_id = ? AND chunk_index = ? "
-        "ORDER BY page_index DESC LIMIT 1", [run_id, ci],
-    ).fetchone()
+    pages = con.execute(
+        "SELECT page_index, page_token, next_page_token FROM run_pages "
+        "WHERE run_id = ? AND chunk_index = ? ORDER BY page_index", [run_id, ci],
+    ).fetchall()
     total = row[1] if row else None
     seen = int(row[2] or 0) if row else 0
-    index, token = (last[0] + 1, last[1]) if last else (0, None)
-    if last is not None and token is None:  # last page was stored; only the mark is missing
+    index, token = (pages[-1][0] + 1, pages[-1][2]) if pages else (0, None)
+    if pages and token is None:  # last page was stored; only the mark is missing
         con.execute("UPDATE run_chunks SET status = 'done' WHERE run_id = ? AND chunk_index = ?",
                     [run_id, ci])
         return
+    tokens = {p[1] for p in pages if p[1]}  # tokens already sent in this chunk
+    # Studies per full page as this server sends them (it may send fewer than pageSize): the
+    # longest page that was followed by another.
+    length = con.execute(
+        "SELECT max(n_studies) FROM run_pages WHERE run_id = ? AND chunk_index = ? "
+        "AND next_page_token IS NOT NULL", [run_id, ci]).fetchone()
+    length = int(length[0]) if length and length[0] else None
+    idle = 0  # consecutive pages that brought no study new to this chunk
+    stored_token = token  # a token from an interrupted run may have expired
     label = f"chunk {ci} " if n_chunks > 1 else ""
     bar = Progress(f"fetching {label}".strip() or "fetching", total=total) if show else None
     if bar:
         bar.done = seen
     while True:
-        page = client.fetch_page(query, page_size, token, index, total, label=label)
+        try:
+            page = client.fetch_page(query, page_size, token, index, total, label=label,
+                                     page_length=length)
+        except SourceError as exc:
+            if exc.status != 400 or token is None or token != stored_token:
+                raise
+            # The API refuses the page token the interrupted run stored (tokens expire):
+            # fetch this chunk again from its first page. Studies already stored this run
+            # are recognised (run_records) and not counted twice.
+            if client.on_retry:
+                client.on_retry(f"{label}page {index}: the stored page token was refused "
+                                "(expired); fetching the chunk again from page 0", 0.0)
+            with transaction(con):
+                for table in ("run_pages", "run_chunks"):
+                    con.execute(f"DELETE FROM {table} WHERE run_id = ? AND chunk_index = ?",
+                                [run_id, ci])
+            index, token, stored_token, total, seen, length, idle = 0, None, None, None, 0, None, 0
+            tokens.clear()
+            if bar:
+                bar.done = 0
+            continue
         if index == 0:
             total = page.total
             if bar:
                 bar.total = total
-        max_pages = math.ceil((total or 0) / page_size) + 3
-        if index >= max_pages:
+        if page.next_token and len(page.studies) > (length or 0):
+            length = len(page.studies)
+        if page.next_token is not None and (page.next_token in tokens
+                                            or page.next_token == token):
             raise SourceError(
-                f"{label}page {index}: more pages than {total:,} studies need "
-                f"(pageSize {page_size}); the page tokens loop",
-                fix="Run again with --restart.",
+                f"{label}page {index}: the API sent back the token of an earlier page, so "
+                "paging would loop (nothing of this page was stored)",
+                fix="Run again with --restart; if it happens again the API is misbehaving.",
             )
         with transaction(con):
-            _store_page(con, client.base_url, run_id, ci, query, page_size, page, total, counts)
+            fresh = _store_page(con, client.base_url, run_id, ci, query, page_size, page, total,
+                                counts)
+        idle = 0 if fresh else idle + 1
+        if idle >= _IDLE_PAGES and page.next_token:
+            raise SourceError(
+                f"{label}page {index}: {_IDLE_PAGES} pages in a row brought no study new to "
+                "this listing, although the API says more pages follow; the page tokens loop",
+                fix="Run again with --restart; if it happens again the API is misbehaving.",
+            )
         seen += len(page.studies)
+        if token:
+            tokens.add(token)
         if bar:
             bar.advance(len(page.studies))
         if on_page:
@@ -531,7 +639,14 @@ def _fetch_chunk(con, client, run_id, ci, query, page_size, counts, on_page, sho
                 [run_id, ci])
 
 
-def _store_page(con, source, run_id, ci, query, page_size, page, total, counts) -> None:
+#: Pages in a row without a study new to the chunk before paging is called a loop (an empty
+#: page after an exactly full last one is normal; three are not).
+_IDLE_PAGES = 3
+
+
+def _store_page(con, source, run_id, ci, query, page_size, page, total, counts) -> int:
+    """Store one page (in the caller's transaction); returns how many of its studies are
+    new to this chunk."""
     if page.index == 0:
         con.execute(
             "INSERT INTO run_chunks VALUES (?, ?, ?, ?, ?, 0, 0, 0, 'running')",
@@ -541,7 +656,7 @@ def _store_page(con, source, run_id, ci, query, page_size, page, total, counts) 
     good: list[tuple[dict, str, None]] = []
     quarantined = 0
     for pos, study in enumerate(page.studies):
-        problem = check_study(study)
+        problem = check_study(study) or oversized(len(orjson.dumps(study)))
         if problem:
             quarantined += 1
             counts.quarantined += 1
@@ -567,19 +682,32 @@ def _store_page(con, source, run_id, ci, query, page_size, page, total, counts) 
         "INSERT INTO run_pages VALUES (?, ?, ?, ?, ?, ?, ?)",
         [run_id, ci, page.index, page.token, page.next_token, len(page.studies), now_utc()],
     )
+    before = con.execute("SELECT received FROM run_chunks WHERE run_id = ? AND chunk_index = ?",
+                         [run_id, ci]).fetchone()[0] or 0
     con.execute(
         "UPDATE run_chunks SET pages_studies = pages_studies + ?, quarantined = quarantined + ?, "
         "received = (SELECT count(*) FROM run_records WHERE run_id = ? AND chunk_index = ?) "
         "WHERE run_id = ? AND chunk_index = ?",
         [len(page.studies), quarantined, run_id, ci, run_id, ci],
     )
+    after = con.execute("SELECT received FROM run_chunks WHERE run_id = ? AND chunk_index = ?",
+                        [run_id, ci]).fetchone()[0] or 0
     stored = con.execute(
         "SELECT count(DISTINCT nct_id) FROM run_records WHERE run_id = ?", [run_id]
     ).fetchone()[0]
     _update_run(con, run_id, counts, stored_total=stored)
+    return after - before + quarantined
 
 
-def _reconcile_api(con, run_id: int, counts: Counts, resumed_from: int | None) -> RunResult:
+def _gap(reported: int, got: int) -> str:
+    """``missing N`` or ``N more than reported`` (never a negative number missing)."""
+    if got < reported:
+        return f"missing {reported - got:,}"
+    return f"{got - reported:,} more than reported (the registry changed while paging?)"
+
+
+def _reconcile_api(con, run_id: int, counts: Counts, resumed_from: int | None,
+                   notes: list[str] | None = None) -> RunResult:
     chunks = [
         dict(zip(("chunk", "query", "reported", "received", "quarantined"), r))
         for r in con.execute(
@@ -592,6 +720,7 @@ def _reconcile_api(con, run_id: int, counts: Counts, resumed_from: int | None) -
         "LEFT JOIN raw_studies s ON s.nct_id = r.nct_id WHERE r.run_id = ?", [run_id],
     ).fetchone()
     received_union, stored = int(union[0]), int(union[1])
+    counts.warned = _warned(con, run_id)
     reported = sum(int(c["reported"] or 0) for c in chunks)
     gaps = []
     for c in chunks:
@@ -599,20 +728,21 @@ def _reconcile_api(con, run_id: int, counts: Counts, resumed_from: int | None) -
         if got != c["reported"]:
             gaps.append(
                 f"chunk {c['chunk']}: reported {c['reported']:,}, received {got:,} "
-                f"(missing {int(c['reported'] or 0) - got:,})"
+                f"({_gap(int(c['reported'] or 0), got)})"
             )
     if stored != received_union:
         gaps.append(f"received {received_union:,} distinct studies but stored {stored:,}")
     result = RunResult(
         run_id, "fetch", "ok", reported, stored, counts, resumed_from=resumed_from,
-        chunks=chunks,
+        chunks=chunks, notes=list(notes or ()),
     )
     con.execute(
         "UPDATE runs SET reported_total = ?, stored_total = ?, "
         "params = json_merge_patch(params, ?) WHERE run_id = ?",
         [reported, stored,
          orjson.dumps({"chunk_totals": chunks, "union": stored,
-                       "kept_newer": counts.kept_newer}).decode(), run_id],
+                       "kept_newer": counts.kept_newer,
+                       "kept_with_warnings": counts.warned}).decode(), run_id],
     )
     if gaps:
         missing = reported - stored if len(chunks) == 1 else None
@@ -620,8 +750,8 @@ def _reconcile_api(con, run_id: int, counts: Counts, resumed_from: int | None) -
         if missing is not None:
             message = (
                 f"API reported {reported:,} studies, received {received_union:,}, stored "
-                f"{stored:,}, quarantined {counts.quarantined:,}: missing "
-                f"{reported - stored - counts.quarantined:,}"
+                f"{stored:,}, quarantined {counts.quarantined:,}: "
+                f"{_gap(reported, stored + counts.quarantined)}"
             )
         result.status, result.message = "incomplete", message
         finish_run(con, run_id, "incomplete", message)

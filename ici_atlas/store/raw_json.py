@@ -11,13 +11,20 @@ function ``study_json(json_zstd)`` that returns the text.
 
 from __future__ import annotations
 
+import threading
+
 import zstandard
 
 #: Level 1: 0.1 ms per 20 KB study on one core, about 4× smaller. Higher levels gain ~3 %.
 LEVEL = 1
+#: The largest study JSON a stored value may expand to (the largest real records are a few
+#: MB; anything bigger is not a study record).
+MAX_JSON_BYTES = 64 * 1024 * 1024
 
-_compressor: zstandard.ZstdCompressor | None = None
-_decompressor: zstandard.ZstdDecompressor | None = None
+#: zstandard's (de)compressor objects are not thread-safe (they release the GIL while they
+#: work): one per thread — the dashboard's server threads and DuckDB's threads calling
+#: ``study_json`` each get their own.
+_local = threading.local()
 
 
 class CorruptRecord(ValueError):
@@ -26,23 +33,24 @@ class CorruptRecord(ValueError):
 
 def pack_json(text: bytes) -> bytes:
     """The stored form of a study's JSON ``text`` (UTF-8 bytes)."""
-    global _compressor
-    if _compressor is None:
-        _compressor = zstandard.ZstdCompressor(level=LEVEL)
-    return _compressor.compress(text)
+    compressor = getattr(_local, "compressor", None)
+    if compressor is None:
+        compressor = _local.compressor = zstandard.ZstdCompressor(level=LEVEL)
+    return compressor.compress(text)
 
 
 def unpack_json(blob: bytes | None) -> bytes:
     """The JSON bytes of a stored value (raises :class:`CorruptRecord`)."""
-    global _decompressor
     if blob is None:
         raise CorruptRecord("no stored JSON (NULL)")
-    if _decompressor is None:
-        _decompressor = zstandard.ZstdDecompressor()
+    decompressor = getattr(_local, "decompressor", None)
+    if decompressor is None:
+        decompressor = _local.decompressor = zstandard.ZstdDecompressor()
     try:
-        return _decompressor.decompress(blob)
+        return decompressor.decompress(blob, max_output_size=MAX_JSON_BYTES)
     except zstandard.ZstdError as exc:
-        raise CorruptRecord(f"not a Zstandard frame: {exc}") from exc
+        raise CorruptRecord(f"not a Zstandard frame of at most {MAX_JSON_BYTES // 2**20} MiB: "
+                            f"{exc}") from exc
 
 
 def unpack_text(blob: bytes | None) -> str:

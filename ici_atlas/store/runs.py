@@ -13,6 +13,11 @@ from .. import __version__
 TOOL_VERSION = f"ici-atlas {__version__}"
 
 
+#: Runs started by this process and not yet finished (a ``running`` row not in here, found
+#: when a writer opens the store, belongs to a process that stopped without recording it).
+LIVE_RUNS: set[int] = set()
+
+
 def now_utc() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
 
@@ -38,6 +43,7 @@ def start_run(
         [run_id, kind, source, query, orjson.dumps(params).decode(), now_utc(), TOOL_VERSION,
          resumed_from, query_key, resume_key],
     )
+    LIVE_RUNS.add(run_id)
     return run_id
 
 
@@ -53,6 +59,23 @@ def finish_run(con: duckdb.DuckDBPyConnection, run_id: int, status: str, message
         "UPDATE runs SET status = ?, message = ?, finished_at = ? WHERE run_id = ?",
         [status, message, now_utc(), run_id],
     )
+    LIVE_RUNS.discard(run_id)
+
+
+def mark_stale_runs(con: duckdb.DuckDBPyConnection) -> int:
+    """Mark ``running`` runs of a process that is gone as ``interrupted`` (DuckDB lets one
+    process write at a time, so a writer opening the store sees only its own live runs).
+    A fetch so marked is still resumed by the next identical ``ici-atlas fetch``."""
+    live = sorted(LIVE_RUNS)
+    stale = con.execute(
+        "SELECT run_id FROM runs WHERE status = 'running' "
+        "AND NOT list_contains(?::BIGINT[], run_id)", [live]).fetchall()
+    for (run_id,) in stale:
+        con.execute(
+            "UPDATE runs SET status = 'interrupted', message = coalesce(message || '; ', '') || "
+            "'the process stopped before the run finished (found when the store was next "
+            "opened for writing)' WHERE run_id = ?", [run_id])
+    return len(stale)
 
 
 def quarantine_record(
@@ -69,7 +92,10 @@ def fail_run(con: duckdb.DuckDBPyConnection, run_id: int, exc: BaseException) ->
     """Mark a run ``interrupted`` (Ctrl-C) or ``failed`` with the error, before re-raising."""
     status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
     message = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
-    finish_run(con, run_id, status, message)
+    try:
+        finish_run(con, run_id, status, message)
+    except duckdb.Error:  # the store itself failed (disk full ...): the original error wins
+        LIVE_RUNS.discard(run_id)
 
 
 # --- reading: the one reader of ``runs`` and ``quarantine`` -----------------------------
@@ -124,3 +150,34 @@ def query_quarantine(con: duckdb.DuckDBPyConnection, run_id: int | None = None) 
         args.append(run_id)
     sql += " ORDER BY run_id, record_ref"
     return [dict(zip(QUARANTINE_COLUMNS, r)) for r in con.execute(sql, args).fetchall()]
+
+
+WARNING_COLUMNS = ("run_id", "record_ref", "field", "reason")
+
+
+def query_record_warnings(con: duckdb.DuckDBPyConnection,
+                          run_id: int | None = None) -> list[dict]:
+    """Records that were kept with a field read one safe way (e.g. an enrolment count of
+    99999999 read as unknown), one row per field."""
+    sql = f"SELECT {', '.join(WARNING_COLUMNS)} FROM record_warnings"
+    args: list = []
+    if run_id is not None:
+        sql += " WHERE run_id = ?"
+        args.append(run_id)
+    sql += " ORDER BY run_id, record_ref, field"
+    return [dict(zip(WARNING_COLUMNS, r)) for r in con.execute(sql, args).fetchall()]
+
+
+def query_stored_warnings(con: duckdb.DuckDBPyConnection,
+                          nct_id: str | None = None) -> list[dict]:
+    """The warnings of the records as stored now (those recorded by the run that stored each
+    record's current copy): what the landscape was built from."""
+    sql = ("SELECT w.record_ref, w.field, w.reason, w.run_id FROM record_warnings w "
+           "JOIN raw_studies s ON s.nct_id = w.record_ref AND s.run_id = w.run_id")
+    args: list = []
+    if nct_id is not None:
+        sql += " WHERE w.record_ref = ?"
+        args.append(nct_id)
+    sql += " ORDER BY w.record_ref, w.field"
+    cols = ("record_ref", "field", "reason", "run_id")
+    return [dict(zip(cols, r)) for r in con.execute(sql, args).fetchall()]

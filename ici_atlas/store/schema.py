@@ -20,7 +20,7 @@ from typing import Callable
 
 import duckdb
 
-SCHEMA_VERSION = "3"
+SCHEMA_VERSION = "4"
 
 CORE = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -70,6 +70,16 @@ CREATE TABLE IF NOT EXISTS quarantine (
     reason         TEXT NOT NULL,
     raw            TEXT,                -- the record as received (may be truncated text)
     quarantined_at TIMESTAMP NOT NULL
+);
+CREATE TABLE IF NOT EXISTS record_warnings (  -- a kept record with a field read one safe way
+    run_id         BIGINT,
+    record_ref     TEXT NOT NULL,       -- NCT ID
+    field          TEXT NOT NULL,
+    reason         TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS nct_aliases (  -- an earlier NCT ID the registry lists for a record
+    alias          TEXT PRIMARY KEY,    -- identificationModule.nctIdAliases[*]
+    nct_id         TEXT NOT NULL        -- the record's own (canonical) NCT ID
 );
 CREATE TABLE IF NOT EXISTS run_chunks (   -- one query chunk of a fetch run
     run_id          BIGINT NOT NULL,
@@ -241,9 +251,14 @@ def create_tables(con: duckdb.DuckDBPyConnection, tables: dict[str, str]) -> Non
 
 
 def table_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
-    return con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]
-    ).fetchone()[0] > 0
+    return tables_present(con, (name,)) == {name}
+
+
+def tables_present(con: duckdb.DuckDBPyConnection, names) -> set[str]:
+    """Which of ``names`` exist (one catalogue query)."""
+    rows = con.execute("SELECT table_name FROM duckdb_tables() WHERE list_contains(?, table_name)",
+                       [list(names)]).fetchall()
+    return {r[0] for r in rows}
 
 
 def stored_version(con: duckdb.DuckDBPyConnection) -> str | None:
@@ -293,8 +308,9 @@ def _v1_to_v2(con: duckdb.DuckDBPyConnection) -> None:
 
 def _v2_to_v3(con: duckdb.DuckDBPyConnection) -> None:
     """Schema 2 -> 3: the literature tables join the one schema (created here instead of on
-    first use), the multi-valued columns of the derived tables become typed lists, and
+    first use), the multi-valued columns of the derived tables become typed lists,
     ``trials`` gains ``exposure`` (filled by the next ``ici-atlas classify``)."""
+    con.execute(CORE)
     con.execute(LITERATURE)
     if table_exists(con, "trials"):
         con.execute("ALTER TABLE trials ADD COLUMN IF NOT EXISTS exposure VARCHAR")
@@ -311,10 +327,31 @@ def _v2_to_v3(con: duckdb.DuckDBPyConnection) -> None:
                     f"coalesce(list_filter(string_split({column}, ';'), lambda x: x <> ''), [])")
 
 
+def _v3_to_v4(con: duckdb.DuckDBPyConnection) -> None:
+    """Schema 3 -> 4: ``record_warnings`` (kept records with a field read one safe way) and
+    ``nct_aliases`` (earlier NCT IDs of stored records, filled from them here)."""
+    import orjson
+
+    from ..sources.ctgov_files import study_aliases
+    from .raw_json import unpack_json
+
+    con.execute(CORE)
+    ids = [r[0] for r in con.execute("SELECT nct_id FROM raw_studies").fetchall()]
+    for start in range(0, len(ids), 2_000):
+        rows = con.execute(
+            "SELECT nct_id, json_zstd FROM raw_studies WHERE nct_id IN "
+            "(SELECT unnest(?::VARCHAR[]))", [ids[start:start + 2_000]]).fetchall()
+        pairs = [(alias, nct) for nct, packed in rows
+                 for alias in study_aliases(orjson.loads(unpack_json(packed)), nct)]
+        if pairs:
+            con.executemany("INSERT OR REPLACE INTO nct_aliases VALUES (?, ?)", pairs)
+
+
 #: version reached -> the step from the version before it. Each runs in one transaction.
 MIGRATIONS: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {
     2: _v1_to_v2,
     3: _v2_to_v3,
+    4: _v3_to_v4,
 }
 
 

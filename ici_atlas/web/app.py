@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import re
 import sys
+import os
 import threading
+from collections import OrderedDict
 import traceback
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -172,6 +174,14 @@ class DashboardApp:
         finally:
             cur.close()
 
+    @property
+    def responses(self) -> "ResponseCache":
+        cache = self.__dict__.get("_responses")
+        if cache is None:
+            cache = self.__dict__["_responses"] = ResponseCache(
+                0 if os.environ.get("ICI_ATLAS_WEB_CACHE", "1") == "0" else RESPONSE_CACHE_BYTES)
+        return cache
+
     def cached(self, key: str, build: Callable[[], Any]) -> Any:
         """A value computed once per app (the store cannot change while it is open
         read-only: DuckDB then refuses writers)."""
@@ -185,6 +195,9 @@ class DashboardApp:
         req = self._request(environ)
         try:
             self._check_request(req, environ)
+            hit = self.responses.get((req.path, req.query_string, req.want_json))
+            if hit is not None:
+                return self._send_page(req, hit[0], hit[1], start_response)
             answer = self._dispatch(req)
         except BaseException as exc:  # one error shape for everything
             if isinstance(exc, (KeyboardInterrupt, SystemExit)):
@@ -199,6 +212,11 @@ class DashboardApp:
             return [] if req.method == "HEAD" else answer.body
         body = self._render(req, answer)
         ctype = "application/json" if req.want_json else "text/html; charset=utf-8"
+        self.responses.put((req.path, req.query_string, req.want_json), (ctype, body))
+        return self._send_page(req, ctype, body, start_response)
+
+    def _send_page(self, req: Request, ctype: str, body: bytes,
+                   start_response: Callable) -> Iterable[bytes]:
         start_response("200 OK", [("Content-Type", ctype), ("Content-Length", str(len(body))),
                                   ("Vary", "Accept"), *SECURITY_HEADERS])
         return [] if req.method == "HEAD" else [body]
@@ -268,6 +286,45 @@ class DashboardApp:
             headers.append(("Allow", "GET, HEAD"))
         start_response(status, headers)
         return [] if req.method == "HEAD" else [body]
+
+
+#: Bytes of rendered pages kept (least recently used dropped first). The store is open
+#: read-only, so a page for the same path and query cannot change while the app runs.
+#: ``ICI_ATLAS_WEB_CACHE=0`` turns the cache off (benchmarks of uncached rendering).
+RESPONSE_CACHE_BYTES = 64 * 1024 * 1024
+
+
+class ResponseCache:
+    """A bounded, thread-safe LRU of rendered 200 pages keyed by (path, query, JSON?)."""
+
+    def __init__(self, max_bytes: int):
+        self.max_bytes = max_bytes
+        self._items: "OrderedDict[tuple, tuple[str, bytes]]" = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple) -> tuple[str, bytes] | None:
+        if not self.max_bytes:
+            return None
+        with self._lock:
+            item = self._items.get(key)
+            if item is not None:
+                self._items.move_to_end(key)
+            return item
+
+    def put(self, key: tuple, item: tuple[str, bytes]) -> None:
+        size = len(item[1])
+        if not self.max_bytes or size > self.max_bytes // 8:
+            return
+        with self._lock:
+            old = self._items.pop(key, None)
+            if old is not None:
+                self._bytes -= len(old[1])
+            self._items[key] = item
+            self._bytes += size
+            while self._bytes > self.max_bytes and self._items:
+                _, dropped = self._items.popitem(last=False)
+                self._bytes -= len(dropped[1])
 
 
 def _prefers_json(accept: str) -> bool:

@@ -19,8 +19,8 @@ from ..analyses import approvals as ap
 from ..analyses import efficacy as ef
 from ..analyses import evidence as ev
 from ..analyses import landscape as ls
-from ..analyses.trials import query_trial
-from ..store.runs import query_runs
+from ..analyses.trials import query_trial, resolve_nct_id
+from ..store.runs import query_runs, query_stored_warnings
 
 from ..errors import InputError
 from ..store.raw_json import unpack_json
@@ -62,13 +62,14 @@ def query_overview(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
         "count(*) FILTER (WHERE is_pd1_pdl1 AND bispecific) FROM trials").fetchone()
     raw = _one_value(con, "SELECT count(*) FROM raw_studies")
     quarantined = _one_value(con, "SELECT count(DISTINCT record_ref) FROM quarantine")
+    warned = len({w["record_ref"] for w in query_stored_warnings(con)})
     keep = ("run_id", "kind", "source", "status", "stored_total", "started_at", "finished_at",
             "tool_version")
     runs = [{k: r[k] for k in keep} for r in query_runs(con, limit=10)]
     return jsonable({
         "store": {"raw_studies": raw, "trials": counts[0], "pd1_pdl1_trials": counts[1],
                   "pd1_pdl1_with_results": counts[2], "pd1_pdl1_bispecific": counts[3],
-                  "quarantined_records": quarantined},
+                  "quarantined_records": quarantined, "records_with_warnings": warned},
         "phases": ls.query_phases(con),
         "years": ls.query_years(con),
         "cancers": ls.query_cancers(con, top=12),
@@ -105,6 +106,7 @@ def query_trial_page(con: duckdb.DuckDBPyConnection, nct_id: str) -> dict[str, A
         raise NotFound(f"Invalid NCT ID {nct_id!r}; expected NCT followed by 8 digits",
                        fix="use an ID such as NCT02475213")
     ls.check_store(con)
+    nct, requested_as = resolve_nct_id(con, nct)
     if not _one_value(con, "SELECT count(*) FROM trials WHERE nct_id = ?", [nct]):
         raise NotFound(f"Trial {nct!r} is not in the store",
                        fix="check the NCT ID, or load it with `ici-atlas fetch` and run "
@@ -117,6 +119,8 @@ def query_trial_page(con: duckdb.DuckDBPyConnection, nct_id: str) -> dict[str, A
     return jsonable({
         "trial": trial,
         "explain": explain,
+        "record_warnings": [{k: w[k] for k in ("field", "reason")}
+                            for w in query_stored_warnings(con, nct)],
         "registry": registry,
         "links": {"registry": REGISTRY_URL.format(nct=nct),
                   "registry_api": REGISTRY_API_URL.format(nct=nct)},
