@@ -52,14 +52,19 @@ else:
 def start_server(db_path: Path, kind: str, cache: bool = True) -> tuple[subprocess.Popen, str]:
     import os
 
+    import tempfile
+
     env = {**os.environ, "ICI_ATLAS_WEB_CACHE": "1" if cache else "0"}
+    # The server's log goes to a file: a pipe nobody reads fills up and blocks the server
+    # (waitress warns on stderr when its task queue grows).
+    log = tempfile.TemporaryFile(mode="w+")
     proc = subprocess.Popen([sys.executable, "-c", _SERVER.format(repo=str(REPO)), str(db_path),
-                             kind], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=env)
+                             kind], stdout=subprocess.PIPE, stderr=log, text=True, env=env)
     url = proc.stdout.readline().strip()
     if not url.startswith("http"):
         proc.kill()
-        raise SystemExit(f"{kind} server did not start: {proc.stderr.read()[:500]}")
+        log.seek(0)
+        raise SystemExit(f"{kind} server did not start: {log.read()[:500]}")
     return proc, url
 
 

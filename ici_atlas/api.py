@@ -58,6 +58,25 @@ QUARANTINE_TABLE: dict[str, str] = {
     "run_id": "int", "source": "str", "record_ref": "str", "field": "str", "reason": "str",
     "quarantined_at": "datetime", "raw": "str",
 }
+REGULATOR_TABLE: dict[str, str] = {
+    "node_id": "str", "symbol": "str", "name": "str", "cell": "str", "level": "str",
+    "druggable": "bool", "drug_classes": "list", "example_agents": "list", "verified": "bool",
+    "references": "list", "review_ref": "list", "note": "str",
+}
+REGULATOR_EDGE_TABLE: dict[str, str] = {
+    "edge_id": "str", "source": "str", "target": "str", "effect": "str",
+    "target_molecule": "str", "cell": "str", "verified": "bool", "references": "list",
+    "review_ref": "list", "evidence": "str", "note": "str",
+}
+DRUGGED_TABLE: dict[str, str] = {
+    "node_id": "str", "name": "str", "cell": "str", "level": "str", "drug_classes": "list",
+    "agents": "list", "trials": "int", "trials_by_phase": "str", "link_bases": "list",
+    "nct_ids": "list",
+}
+TIMELINE_TABLE: dict[str, str] = {
+    "event_id": "str", "date": "str", "year": "int", "kind": "str", "event": "str",
+    "reference": "str", "review_ref": "list", "verified": "bool", "source": "str", "note": "str",
+}
 WARNING_TABLE: dict[str, str] = {
     "run_id": "int", "record_ref": "str", "field": "str", "reason": "str",
 }
@@ -424,6 +443,47 @@ class Atlas:
         with self.reading() as con:
             usable = ev.store_is_classified(con)
             return ev.query_strategy_table(con if usable else None, strategies)
+
+    # ------------------------------------------------------------------ Figure 1, timeline
+    def regulators(self, druggable: bool | None = None, cell: str | None = None,
+                   level: str | None = None) -> pd.DataFrame:
+        """The regulators of the PD-1/PD-L1 axis (the review's Figure 1): gene symbol, cell,
+        level, druggability, drug classes and example agents, and the references of their
+        relations (``verified`` when one relation was checked against its PMID/DOI)."""
+        from .analyses.regulators import query_nodes
+
+        return frame(query_nodes(druggable=druggable, cell=cell, level=level), REGULATOR_TABLE)
+
+    def regulator_edges(self, verified: bool | None = None,
+                        node: str | None = None) -> pd.DataFrame:
+        """The relations between regulators: effect (raises or lowers expression, stabilises,
+        degrades ...), references and whether each was verified."""
+        from .analyses.regulators import query_edges
+
+        return frame(query_edges(verified=verified, node=node), REGULATOR_EDGE_TABLE)
+
+    def drugged_regulators(self, with_trials: bool = True) -> pd.DataFrame:
+        """Each druggable regulator with its agents and the PD-(L)1 trials in the store that
+        give one of them (by phase, and how each agent was linked)."""
+        from .analyses.regulators import query_drugged
+
+        if not with_trials or not self.path.exists():
+            return frame(query_drugged(None), DRUGGED_TABLE)
+        with self.reading() as con:
+            return frame(query_drugged(con), DRUGGED_TABLE)
+
+    def timeline(self, kinds: Sequence[str] | None = None, until: str | None = None,
+                 verified_only: bool = False) -> pd.DataFrame:
+        """Dated events from the discovery of PD-1 (1992) to the latest first approval: curated
+        milestones with their references, and each agent's first approval."""
+        from .analyses.approvals import parse_as_of
+        from .analyses.timeline import KINDS, query_timeline
+
+        for kind in kinds or ():
+            if kind not in KINDS:
+                raise invalid_choice("event kind", kind, KINDS, "Use one of the kinds listed.")
+        rows = query_timeline(tuple(kinds) if kinds else None, parse_as_of(until), verified_only)
+        return frame(rows, TIMELINE_TABLE)
 
     # ------------------------------------------------------------------ report
     def report(self, out: str | Path = "ici-atlas-report",

@@ -28,7 +28,7 @@ from landscape_store import landscape_db  # noqa: F401  (session fixture)
 
 pytestmark = pytest.mark.shared_data
 
-SECTIONS = ("landscape", "approvals", "efficacy", "strategies", "methods")
+SECTIONS = ("biology", "landscape", "approvals", "efficacy", "strategies", "methods")
 LANDSCAPE_FIGURES = ("fig2a_phases", "fig2b_cancers_pd1", "fig2c_cancers_pdl1", "fig5a_partners",
                      "fig5b_bispecifics", "landscape_years", "landscape_sponsors",
                      "landscape_countries")
@@ -199,8 +199,8 @@ def test_landscape_prose_is_computed(html, store):
 def test_no_records_builds_the_rest(tmp_path):
     result = render_report(tmp_path / "missing.duckdb", tmp_path / "out", formats=("svg",))
     html = result.index.read_text(encoding="utf-8")
-    assert result.built == {"landscape": False, "approvals": True, "efficacy": True,
-                            "strategies": True, "methods": True}
+    assert result.built == {"biology": True, "landscape": False, "approvals": True,
+                            "efficacy": True, "strategies": True, "methods": True}
     assert "no trial records loaded" in result.reasons["landscape"]
     assert "ici-atlas run --from PATH" in result.reasons["landscape"]
     assert '<p class="notbuilt">Not built: no trial records loaded.' in html
@@ -226,7 +226,7 @@ def test_unclassified_store_says_so(tmp_path, ctgov_data):
         sections = build_sections(con, state)
     finally:
         con.close()
-    assert [s.built for s in sections] == [False, True, True, True, True]
+    assert [s.built for s in sections] == [True, False, True, True, True, True]
 
 
 def test_prisma_counts_from_a_literature_library(tmp_path, shared_data):

@@ -34,11 +34,13 @@ _COMMANDS: dict[str, str] = {
     "pool": "ici_atlas.cli.pool",
     "quarantine": "ici_atlas.cli.fetch",
     "refs": "ici_atlas.cli.strategies",
+    "regulators": "ici_atlas.cli.regulators",
     "report": "ici_atlas.cli.report",
     "run": "ici_atlas.cli.report",
     "runs": "ici_atlas.cli.fetch",
     "serve": "ici_atlas.cli.serve",
     "strategies": "ici_atlas.cli.strategies",
+    "timeline": "ici_atlas.cli.regulators",
     "trial": "ici_atlas.cli.classify",
     "warnings": "ici_atlas.cli.fetch",
 }
@@ -47,11 +49,11 @@ _COMMANDS: dict[str, str] = {
 _GROUP_PROVIDERS: dict[str, tuple[str, ...]] = {
     "export": (
         "ici_atlas.cli.approvals", "ici_atlas.cli.classify", "ici_atlas.cli.efficacy",
-        "ici_atlas.cli.landscape", "ici_atlas.cli.orr_extract",
+        "ici_atlas.cli.landscape", "ici_atlas.cli.orr_extract", "ici_atlas.cli.regulators",
     ),
     "figures": (
         "ici_atlas.cli.approvals", "ici_atlas.cli.efficacy", "ici_atlas.cli.landscape",
-        "ici_atlas.cli.strategies",
+        "ici_atlas.cli.strategies", "ici_atlas.cli.regulators",
     ),
 }
 

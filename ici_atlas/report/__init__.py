@@ -15,6 +15,7 @@ from typing import Callable, Sequence
 
 from ..store import db
 from ..errors import IciAtlasError
+from .biology import build_biology
 from .landscape import build_landscape
 from .model import Section
 from .methods import StoreState, build_methods, query_store_state
@@ -36,6 +37,7 @@ class ReportResult:
 
 
 _TITLES = {
+    "biology": "The PD-1/PD-L1 axis: regulators and timeline (Figure 1)",
     "landscape": "Trial landscape (Figures 2 and 5)", "approvals": "Approvals (Figure 3)",
     "efficacy": "Monotherapy efficacy (Figure 4)",
     "strategies": "Resistance strategies and evidence map (Figure 6)", "methods": "Methods",
@@ -54,11 +56,12 @@ def _guarded(section_id: str, build: Callable[[], Section]) -> Section:
 
 
 def build_sections(con, state: StoreState) -> list[Section]:
-    """Every section, in the review's order (landscape, approvals, efficacy, strategies,
-    methods)."""
+    """Every section, in the review's order (the axis and its timeline, landscape, approvals,
+    efficacy, strategies, methods)."""
     reason = state.landscape_reason
     landscape_con = None if reason else con
     return [
+        _guarded("biology", lambda: build_biology(landscape_con)),
         _guarded("landscape", lambda: build_landscape(landscape_con, reason,
                                                       state.classified or 0)),
         _guarded("approvals", build_approvals),

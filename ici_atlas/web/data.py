@@ -22,7 +22,7 @@ from ..analyses import landscape as ls
 from ..analyses.trials import query_trial, resolve_nct_id
 from ..store.runs import query_runs, query_stored_warnings
 
-from ..errors import InputError
+from ..errors import InputError, invalid_choice
 from ..store.raw_json import unpack_json
 
 NCT_RE = re.compile(r"^NCT\d{8}$")
@@ -286,4 +286,44 @@ def query_strategy_page(con: duckdb.DuckDBPyConnection, strategy_id: str) -> dic
         "note": ev.RESEARCH_NOTE,
         "summary": ev.summarize_trials(trials),
         "trials": trials,
+    })
+
+
+# ---------------------------------------------------------------------------- regulators
+
+REGULATOR_PARAMETERS: dict[str, str] = {
+    "cell": "`tumour`, `T cell` or `both`: regulators of that cell.",
+    "level": "Level: `genomic`, `epigenetic`, `transcriptional`, `signalling`, "
+             "`post-translational`, `ligand-receptor` or `proximal signalling`.",
+    "druggable": "`yes`: only druggable regulators.",
+}
+
+
+def query_regulators_page(con: duckdb.DuckDBPyConnection | None,
+                          params: Mapping[str, str]) -> dict[str, Any]:
+    """The regulators of Figure 1 passing the filters, the relations among them, the
+    druggable ones with the PD-(L)1 trials in the store that give their agents, and the
+    timeline (Supplementary Figure 1)."""
+    from ..analyses import regulators as rg
+    from ..analyses.timeline import query_timeline
+
+    cell, level = params.get("cell") or None, params.get("level") or None
+    druggable = params.get("druggable") or None
+    for name, value, allowed in (("cell", cell, rg.CELLS), ("level", level, rg.LEVELS),
+                                 ("druggable", druggable, ("yes", "no"))):
+        if value and value not in allowed:
+            raise invalid_choice(name, value, allowed, "Use one of the values listed.")
+    nodes = rg.query_nodes(druggable=None if druggable is None else druggable == "yes",
+                           cell=cell, level=level)
+    ids = {r["node_id"] for r in nodes}
+    edges = [e for e in rg.query_edges() if e["source"] in ids or e["target"] in ids]
+    classified = con is not None and ev.store_is_classified(con)
+    drugged = [r for r in rg.query_drugged(con if classified else None) if r["node_id"] in ids]
+    return jsonable({
+        "filters": {k: v for k, v in params.items() if v},
+        "regulators": nodes,
+        "relations": edges,
+        "drugged": drugged,
+        "trials_linked": classified,
+        "timeline": query_timeline(),
     })

@@ -235,6 +235,48 @@ def strategy(app: "DashboardApp", req: "Request", strategy_id: str) -> "Page":
     return _page(d, "strategy.html", d["strategy"]["id"])
 
 
+def regulators(app: "DashboardApp", req: "Request") -> "Page":
+    from ..analyses.regulators import CELLS, LEVELS
+
+    params = req.single(data.REGULATOR_PARAMETERS)
+    d = app.read(lambda cur: data.query_regulators_page(cur, params))
+    return _page(d, "regulators.html", "Regulators of the PD-1/PD-L1 axis",
+                 {"params": params, "cells": CELLS, "levels": LEVELS})
+
+
+#: Figures the dashboard serves as files: name -> how to draw it from the curated data.
+FIGURE_FILES = ("fig1_network", "suppfig1_timeline")
+
+
+def figure_file(app: "DashboardApp", req: "Request", figure: str) -> "Raw":
+    """Figure 1 or Supplementary Figure 1 as PNG or SVG (drawn once per server)."""
+    from .app import Raw
+
+    req.single(())
+    name, fmt = figure.rsplit(".", 1)
+    body = app.cached(f"figure:{figure}", lambda: _draw_figure(name, fmt))
+    types = {"png": "image/png", "svg": "image/svg+xml"}
+    return Raw(types[fmt], [body], [("Cache-Control", "max-age=3600")])
+
+
+def _draw_figure(name: str, fmt: str) -> bytes:
+    import io
+
+    from ..analyses.regulators import query_edges, query_nodes
+    from ..analyses.timeline import query_timeline
+    from ..figures.regulators import plot_network, plot_timeline
+
+    fig = (plot_network(query_nodes(), query_edges()) if name == "fig1_network"
+           else plot_timeline(query_timeline()))
+    buf = io.BytesIO()
+    fig.savefig(buf, format=fmt, bbox_inches="tight", dpi=110,
+                metadata={"svg": {"Date": None, "Creator": None}}.get(fmt, {"Software": None}))
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    return buf.getvalue()
+
+
 def openapi(app: "DashboardApp", req: "Request") -> "Raw":
     from .app import Raw, json_bytes
     from .openapi import build_openapi
@@ -277,6 +319,18 @@ ROUTES: tuple[Route, ...] = (
           "One strategy and the PD-(L)1 trials in the store that test it.",
           path_parameters={"strategy_id": _SID},
           response_keys=("strategy", "note", "summary", "trials")),
+    Route("regulators", "/regulators", regulators,
+          "The regulators of the PD-1/PD-L1 axis (Figure 1) with their relations and "
+          "references, the druggable ones with the PD-(L)1 trials in the store that give "
+          "their agents, and the timeline (Supplementary Figure 1).",
+          data.REGULATOR_PARAMETERS,
+          response_keys=("filters", "regulators", "relations", "drugged", "trials_linked",
+                         "timeline")),
+    Route("figure_file", "/figures/{figure}", figure_file,
+          "Figure 1 (fig1_network) or Supplementary Figure 1 (suppfig1_timeline) as PNG or SVG.",
+          path_parameters={"figure": (r"(?:fig1_network|suppfig1_timeline)\.(?:png|svg)",
+                                      "Figure file name.", "fig1_network.png")},
+          json_twin=False, content_type="image/png"),
     Route("openapi", "/openapi.json", openapi, "This OpenAPI description.", json_twin=False,
           response_keys=("openapi", "info", "paths", "components")),
 )
