@@ -19,7 +19,7 @@ try:
 except PackageNotFoundError:  # running from a source tree without installation
     __version__ = "0.1.0"
 
-__all__ = ["Atlas", "pool", "Pooled", "TrialFilter", "__version__"]
+__all__ = ["Atlas", "pool", "Pooled", "TrialFilter", "diff", "__version__"]
 
 
 def __getattr__(name: str):
@@ -31,6 +31,10 @@ def __getattr__(name: str):
         from . import pooling
 
         return getattr(pooling, name)
+    if name == "diff":
+        from .living.diff import diff
+
+        return diff
     if name == "TrialFilter":
         from .analyses.filters import TrialFilter
 

@@ -485,6 +485,57 @@ class Atlas:
         rows = query_timeline(tuple(kinds) if kinds else None, parse_as_of(until), verified_only)
         return frame(rows, TIMELINE_TABLE)
 
+    # ------------------------------------------------------------------ living evidence
+    def snapshot(self, out: str | Path, report: bool = True,
+                 formats: Sequence[str] = ("png", "svg", "pdf"), on_step=None):
+        """Write a citable release of the store into the empty folder ``out``: every table
+        (Parquet and CSV), the report, ``manifest.json`` (version ``YY.MINOR``, data hash,
+        queries, curated-file fingerprints, software), ``CITATION.cff`` and ``zenodo.json``.
+        Returns the :class:`~ici_atlas.living.snapshot.SnapshotResult`."""
+        from .living.snapshot import write_snapshot
+
+        return write_snapshot(self.path, out, report=report, figure_formats=formats,
+                              on_step=on_step)
+
+    def update(self, snapshots: str | Path, from_path: str | Path | None = None,
+               watch: str | Path | None = None, report: bool = True, on_step=None,
+               **fetch_options: Any):
+        """Fetch what changed (or load ``from_path``), classify, snapshot into
+        ``snapshots/<version>``, compare with the previous snapshot, write the alert feeds
+        and the report. Returns the :class:`~ici_atlas.living.update.UpdateResult`."""
+        from .living.update import run_update
+
+        return run_update(self.path, snapshots, from_path=from_path, fetch_options=fetch_options,
+                          watch_file=watch, report=report, on_step=on_step)
+
+    def snapshots(self) -> pd.DataFrame:
+        """The snapshots written from this store: version, data hash, creation time."""
+        with self.reading() as con:
+            rows = con.execute("SELECT version, data_hash, created_at, path, tool_version "
+                               "FROM snapshots ORDER BY created_at DESC").fetchall()
+        return frame([dict(zip(("version", "data_hash", "created_at", "path", "tool_version"),
+                               r)) for r in rows],
+                     {"version": "str", "data_hash": "str", "created_at": "datetime",
+                      "path": "str", "tool_version": "str"})
+
+    def changes(self, version: str | None = None) -> pd.DataFrame:
+        """What changed into snapshot ``version`` (default: the latest update), as kept by
+        ``update``: one row per change (section, item, field, before, after)."""
+        with self.reading() as con:
+            if version is None:
+                row = con.execute("SELECT version_to FROM snapshot_changes s JOIN snapshots n "
+                                  "ON n.version = s.version_to ORDER BY n.created_at DESC "
+                                  "LIMIT 1").fetchone()
+                version = row[0] if row else None
+            rows = con.execute(
+                "SELECT version_from, version_to, section, item, field, before, after "
+                "FROM snapshot_changes WHERE version_to = ? ORDER BY rowid", [version]
+            ).fetchall() if version else []
+        return frame([dict(zip(("version_from", "version_to", "section", "item", "field",
+                                "before", "after"), r)) for r in rows],
+                     {"version_from": "str", "version_to": "str", "section": "str",
+                      "item": "str", "field": "str", "before": "str", "after": "str"})
+
     # ------------------------------------------------------------------ report
     def report(self, out: str | Path = "ici-atlas-report",
                formats: Sequence[str] = ("png", "svg", "pdf"), on_step=None):

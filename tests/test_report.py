@@ -23,7 +23,7 @@ from ici_atlas.report import render_report
 from ici_atlas.views.charts import nice_ticks, render_chart_svg
 from ici_atlas.report.model import HOVER_CAP, Bar, Chart
 from ici_atlas.report.render import inline_svg
-from ici_atlas.report.sections import build_efficacy, query_prisma
+from ici_atlas.report.sections import build_efficacy, build_literature, query_prisma
 from landscape_store import landscape_db  # noqa: F401  (session fixture)
 
 pytestmark = pytest.mark.shared_data
@@ -237,12 +237,15 @@ def test_prisma_counts_from_a_literature_library(tmp_path, shared_data):
     con = db.connect(path, read_only=True)
     try:
         counts = query_prisma(con)
-        section = build_efficacy(con)
+        section = build_literature(con)
+        efficacy = build_efficacy(con)
     finally:
         con.close()
     assert counts.identified == 100  # PROVENANCE.md: the demo RIS file holds 100 records
     assert "prisma_flow" in [f.name for f in section.figures]
+    assert "prisma_flow" not in [f.name for f in efficacy.figures]  # its own section now
     assert any("100 records identified" in p for p in section.paragraphs)
+    assert [t.name for t in section.tables] == ["prisma_counts", "excluded_records"]
 
 
 def test_chart_svg_caps_the_hover_list():
@@ -287,8 +290,9 @@ def test_html_shows_each_figure(html):
     # full interactive twins replace the print version; companions come under it
     for name in LANDSCAPE_FIGURES:
         assert f'id="chart-{name}"' in html and f'id="fig-{name}-svg"' not in html
-    for name in ("fig3_approvals", "fig6_evidence_map"):
-        assert f'id="fig-{name}-svg"' in html and f'id="chart-{name}"' in html
+    assert 'id="fig-fig6_evidence_map-svg"' in html and 'id="chart-fig6_evidence_map"' in html
+    # Figure 3 once: its panel C is not repeated as an interactive chart
+    assert 'id="fig-fig3_approvals-svg"' in html and 'id="chart-fig3_approvals"' not in html
     for name in ("fig4_orr", "fig4b_orr_pooled", "methods_trial_flow"):
         assert f'id="fig-{name}-svg"' in html
 

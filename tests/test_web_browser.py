@@ -24,7 +24,8 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 PAGES = ["/", "/trials", "/trials?" + urlencode({"phase": "Phase 2", "cancer": "NSCLC"}),
          f"/trials/{HOSTILE_NCT}", "/approvals", "/approvals?agency=NMPA", "/orr",
-         "/orr?by=agent", "/strategies", "/strategies/oncolytic-virus"]
+         "/orr?by=agent", "/strategies", "/strategies/oncolytic-virus", "/regulators",
+         "/regulators?cell=tumour&druggable=yes", "/changes"]
 
 
 @pytest.fixture(scope="module")

@@ -24,6 +24,7 @@ _COMMANDS: dict[str, str] = {
     "approvals": "ici_atlas.cli.approvals",
     "classify": "ici_atlas.cli.classify",
     "export": "ici_atlas.cli.export",
+    "diff": "ici_atlas.cli.living",
     "fetch": "ici_atlas.cli.fetch",
     "figures": "ici_atlas.cli.figures",
     "landscape": "ici_atlas.cli.landscape",
@@ -39,9 +40,11 @@ _COMMANDS: dict[str, str] = {
     "run": "ici_atlas.cli.report",
     "runs": "ici_atlas.cli.fetch",
     "serve": "ici_atlas.cli.serve",
+    "snapshot": "ici_atlas.cli.living",
     "strategies": "ici_atlas.cli.strategies",
     "timeline": "ici_atlas.cli.regulators",
     "trial": "ici_atlas.cli.classify",
+    "update": "ici_atlas.cli.living",
     "warnings": "ici_atlas.cli.fetch",
 }
 

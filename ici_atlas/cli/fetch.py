@@ -33,32 +33,44 @@ def _load_summary(result):
     }])
 
 
+def fetch_network_options(func):
+    """The options of a registry fetch (shared by ``fetch`` and ``update``)."""
+    options = [
+        click.option("--api-url", default=None, help=f"API v2 base URL (default: "
+                     f"${config.ENV_CTGOV_API} or {config.CTGOV_API_DEFAULT})."),
+        click.option("--terms", default=None,
+                     help="Comma-separated search terms (default: every name of every "
+                          "PD-1/PD-L1 agent in the drug vocabulary)."),
+        click.option("--types", default=",".join(DEFAULT_INTERVENTION_TYPES), show_default=True,
+                     help="Intervention types to keep (API v2 enum names, comma-separated; "
+                          "'' for all)."),
+        click.option("--page-size", type=click.IntRange(1, 1000), default=1000,
+                     show_default=True),
+        click.option("--max-rate", type=click.FloatRange(min=0, min_open=True),
+                     default=round(DEFAULT_MAX_RATE, 3), show_default=True,
+                     help="At most this many requests per second."),
+        click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=60.0,
+                     show_default=True, help="Seconds to wait for one whole response."),
+        click.option("--retries", type=click.IntRange(0, 50), default=5, show_default=True,
+                     help="Retries per request on 429/5xx/timeouts/bad pages."),
+        click.option("--backoff", type=click.FloatRange(min=0), default=2.0, show_default=True,
+                     help="First retry wait in seconds (doubles each retry, plus jitter)."),
+        click.option("--max-url-length", type=click.IntRange(200, 100_000),
+                     default=DEFAULT_MAX_URL_LENGTH, show_default=True,
+                     help="Split the terms into chunks so no request URL is longer."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
 @click.command("fetch")
 @click.option("--from", "from_path", type=click.Path(path_type=Path),
               help="Load local files instead of the API: a directory (recursive) of v2 JSON "
                    "studies, a JSON array download, a bulk ZIP, v1 JSON or legacy XML.")
 @click.option("--classify", "classify_too", is_flag=True,
               help="With --from: classify while loading (one pass; same tables as `ici-atlas classify`).")
-@click.option("--api-url", default=None, help=f"API v2 base URL (default: ${config.ENV_CTGOV_API} "
-              f"or {config.CTGOV_API_DEFAULT}).")
-@click.option("--terms", default=None,
-              help="Comma-separated search terms (default: every name of every PD-1/PD-L1 agent "
-                   "in the drug vocabulary).")
-@click.option("--types", default=",".join(DEFAULT_INTERVENTION_TYPES), show_default=True,
-              help="Intervention types to keep (API v2 enum names, comma-separated; '' for all).")
-@click.option("--page-size", type=click.IntRange(1, 1000), default=1000, show_default=True)
-@click.option("--max-rate", type=click.FloatRange(min=0, min_open=True),
-              default=round(DEFAULT_MAX_RATE, 3), show_default=True,
-              help="At most this many requests per second.")
-@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=60.0,
-              show_default=True, help="Seconds to wait for one whole response.")
-@click.option("--retries", type=click.IntRange(0, 50), default=5, show_default=True,
-              help="Retries per request on 429/5xx/timeouts/bad pages.")
-@click.option("--backoff", type=click.FloatRange(min=0), default=2.0, show_default=True,
-              help="First retry wait in seconds (doubles each retry, plus jitter).")
-@click.option("--max-url-length", type=click.IntRange(200, 100_000),
-              default=DEFAULT_MAX_URL_LENGTH, show_default=True,
-              help="Split the terms into chunks so no request URL is longer.")
+@fetch_network_options
 @click.option("--dry-run", is_flag=True, help="Print the exact query URL(s); download nothing "
               "and do not contact the registry.")
 @click.option("--count", "count_only", is_flag=True, help="Ask the registry how many studies each "

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
+from .. import __version__
 from ..store import db
 from ..errors import IciAtlasError
 from .biology import build_biology
@@ -20,7 +21,7 @@ from .landscape import build_landscape
 from .model import Section
 from .methods import StoreState, build_methods, query_store_state
 from .render import FIGURE_FORMATS, all_figures, render_html, write_figure, write_table
-from .sections import build_approvals, build_efficacy, build_strategies
+from .sections import build_approvals, build_efficacy, build_literature, build_strategies
 
 _OUTPUT_SUFFIXES = {"figures": (".png", ".svg", ".pdf"), "tables": (".csv",)}
 
@@ -40,6 +41,8 @@ _TITLES = {
     "biology": "The PD-1/PD-L1 axis: regulators and timeline (Figure 1)",
     "landscape": "Trial landscape (Figures 2 and 5)", "approvals": "Approvals (Figure 3)",
     "efficacy": "Monotherapy efficacy (Figure 4)",
+    "literature": "Literature search and screening (PRISMA 2020)",
+    "changes": "What changed",
     "strategies": "Resistance strategies and evidence map (Figure 6)", "methods": "Methods",
 }
 
@@ -55,20 +58,34 @@ def _guarded(section_id: str, build: Callable[[], Section]) -> Section:
         return Section(section_id, _TITLES[section_id], built=False, reason=reason, error=True)
 
 
-def build_sections(con, state: StoreState) -> list[Section]:
+def build_sections(con, state: StoreState, changes=None) -> list[Section]:
     """Every section, in the review's order (the axis and its timeline, landscape, approvals,
-    efficacy, strategies, methods)."""
+    efficacy, literature, strategies, methods), after "What changed" when ``changes`` (a
+    :class:`~ici_atlas.living.diff.Diff`) is given."""
     reason = state.landscape_reason
     landscape_con = None if reason else con
-    return [
+    first = []
+    if changes is not None:
+        from .changes import build_changes
+
+        first.append(_guarded("changes", lambda: build_changes(changes)))
+    literature = _guarded("literature", lambda: build_literature(con))
+    sections = first + [s for s in [
         _guarded("biology", lambda: build_biology(landscape_con)),
         _guarded("landscape", lambda: build_landscape(landscape_con, reason,
                                                       state.classified or 0)),
         _guarded("approvals", build_approvals),
         _guarded("efficacy", lambda: build_efficacy(con)),
+        literature,
         _guarded("strategies", lambda: build_strategies(landscape_con, trials_known=not reason)),
         _guarded("methods", lambda: build_methods(state)),
-    ]
+    ] if s is not None]
+    if literature is None:
+        sections[-1].paragraphs.append(
+            "Literature: this store holds no literature library, so the report has no PRISMA "
+            "section; <code>ici-atlas lit search</code> (PubMed) or <code>ici-atlas lit import "
+            "FILE</code>, then <code>ici-atlas lit screen</code>, add it.")
+    return sections
 
 
 def _data_line(state: StoreState) -> str:
@@ -80,6 +97,27 @@ def _data_line(state: StoreState) -> str:
     if state.last_load:
         text += f", loaded {state.last_load} UTC"
     return text + "; curated approvals, efficacy and strategy data shipped with ici-atlas."
+
+
+def cite_html(snapshot: dict | None) -> str:
+    """The block under the title: which snapshot this is and how to cite it."""
+    from ..living.snapshot import REVIEW
+    from .model import esc
+
+    review = (f"{', '.join(REVIEW['authors'][:3])} et al. {REVIEW['title']}. "
+              f"{REVIEW['journal']} {REVIEW['year']};{REVIEW['volume']}:{REVIEW['start']}. "
+              f"doi:{REVIEW['doi']}")
+    if snapshot:
+        return (f'<p class="cite" id="snapshot-id">Snapshot <strong>{esc(snapshot["version"])}'
+                f'</strong> · created {esc(snapshot["created_at"])} · data hash '
+                f'<code>{esc(snapshot["data_hash"][:23])}…</code> (manifest.json, '
+                "CITATION.cff and zenodo.json are in the snapshot folder).</p>"
+                f'<p class="cite" id="how-to-cite">How to cite: {esc(snapshot["how_to_cite"])}</p>')
+    return ('<p class="cite" id="snapshot-id">Not a snapshot: this report shows the store as '
+            "it was when written. <code>ici-atlas snapshot --out DIR</code> makes a citable, "
+            "versioned release.</p>"
+            f'<p class="cite" id="how-to-cite">How to cite: ici-atlas (software, '
+            f"version {esc(__version__)}) and the review it implements: {esc(review)}</p>")
 
 
 def _remove_stale(out: Path, written: set[Path]) -> None:
@@ -98,11 +136,15 @@ def render_report(
     out_dir: str | Path,
     on_step: Callable[[str], None] | None = None,
     formats: Sequence[str] = FIGURE_FORMATS,
+    snapshot: dict | None = None,
+    changes=None,
 ) -> ReportResult:
     """Write ``out_dir/index.html``, ``out_dir/figures/*`` and ``out_dir/tables/*.csv``.
 
     ``db_path`` None or a missing file: no store (the landscape is not built). ``formats``
-    are the figure file formats (SVG is always written: the HTML inlines it).
+    are the figure file formats (SVG is always written: the HTML inlines it). ``snapshot``
+    (a snapshot manifest) heads the report with its identifier and how to cite it;
+    ``changes`` adds "What changed since" the previous snapshot.
     """
     step = on_step or (lambda message: None)
     out = Path(out_dir)
@@ -112,7 +154,7 @@ def render_report(
     try:
         state = query_store_state(con)
         step("building sections")
-        sections = build_sections(con, state)
+        sections = build_sections(con, state, changes)
     finally:
         if con is not None:
             con.close()
@@ -132,7 +174,8 @@ def render_report(
         if sec.error:
             result.errors.append(sec.id)
     _remove_stale(out, set(result.figures) | set(result.tables))
-    result.index.write_text(render_html(sections, svgs, _data_line(state)), encoding="utf-8")
+    result.index.write_text(render_html(sections, svgs, _data_line(state), cite_html(snapshot)),
+                            encoding="utf-8")
     step(f"wrote {result.index}")
     return result
 

@@ -148,15 +148,39 @@ def query_vocabularies(classify_run: dict | None) -> list[dict[str, Any]]:
 
 
 def _structured_counts(path: Path) -> tuple[int, int | None]:
+    """Rows of a JSON or YAML data file: its list of entries (a document with a header and
+    one list counts the list, not the header's keys)."""
     if path.suffix == ".json":
         data = orjson.loads(path.read_bytes())
-        return (len(data) if isinstance(data, (list, dict)) else 0), None
-    import yaml
+    else:
+        import yaml
 
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    items = next((v for v in data.values() if isinstance(v, list)), []) \
-        if isinstance(data, dict) else data
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    if isinstance(data, dict):
+        lists = [v for v in data.values() if isinstance(v, list)]
+        items = max(lists, key=len) if lists else []
+    else:
+        items = data if isinstance(data, list) else []
     return len(items), None
+
+
+def shareable_source(source: str | None) -> str | None:
+    """A run's source as it may be shared: URLs unchanged, a local path reduced to its last
+    folder or file name (no user's directory layout in a report or snapshot)."""
+    if not source or "://" in source:
+        return source
+    path = Path(source)
+    return path.name if path.is_absolute() or "/" in source else source
+
+
+def shareable_params(params: Any) -> Any:
+    """Run parameters with local paths reduced as in :func:`shareable_source`."""
+    if isinstance(params, dict):
+        return {k: (shareable_source(v) if k in ("path", "source") and isinstance(v, str)
+                    else shareable_params(v)) for k, v in params.items()}
+    if isinstance(params, list):
+        return [shareable_params(v) for v in params]
+    return params
 
 
 def oncotree_release() -> str | None:
@@ -192,7 +216,7 @@ def _query_paragraphs(state: StoreState) -> list[str]:
         adv = sorted({c.get("filter.advanced") or "" for c in chunks} - {""})
         out.append(
             f"Registry query (run {run['run_id']}, finished {esc(_ts(run['finished_at']))}): "
-            f"<code>GET {esc(run['source'])}/studies</code> with "
+            f"<code>GET {esc(shareable_source(run['source']))}/studies</code> with "
             f"{plural(len(chunks), 'chunk')} of <code>query.intr</code> terms"
             + (f" and <code>filter.advanced = {esc('; '.join(adv))}</code>" if adv else "")
             + (f"; API version {esc(params.get('api_version'))}" if params.get("api_version") else "")
@@ -367,8 +391,9 @@ def build_methods(state: StoreState) -> Section:
                                         "and derived tables.", partial(plot_flow, flow)))
     sec.tables.append(Table("methods_flow", "Flow of trial records", ["step", "records"], flow))
     if state.runs:
-        run_rows = [{k: (orjson.dumps(v, option=orjson.OPT_SORT_KEYS).decode()
-                         if k == "params" else v) for k, v in r.items()} for r in state.runs]
+        run_rows = [{k: (orjson.dumps(shareable_params(v), option=orjson.OPT_SORT_KEYS).decode()
+                         if k == "params" else shareable_source(v) if k == "source" else v)
+                     for k, v in r.items()} for r in state.runs]
         sec.tables.append(Table(
             "methods_runs", "Runs (loads, fetches, classifications)",
             ["run_id", "kind", "status", "source", "reported_total", "stored_total",

@@ -119,15 +119,19 @@ h3 { font: 600 16px system-ui, sans-serif; margin: 24px 0 6px; }
 nav ol { font: 14px system-ui, sans-serif; columns: 2; }
 figure { margin: 16px 0 28px; }
 svg.print { max-width: 100%; height: auto; }
-table { border-collapse: collapse; font: 12px/1.35 system-ui, sans-serif; margin: 8px 0; }
+table { border-collapse: collapse; font: 12px/1.35 system-ui, sans-serif; margin: 8px 0;
+  width: 100%; }
 th, td { border-bottom: 1px solid #ddd; padding: 3px 6px; text-align: left;
-  vertical-align: top; }
+  vertical-align: top; overflow-wrap: anywhere; max-width: 28em; }
 th { background: #F2F6FA; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .tablewrap { overflow-x: auto; max-height: 520px; overflow-y: auto; }
 code, pre { font: 12px/1.4 ui-monospace, monospace; }
 pre.query { white-space: pre-wrap; word-break: break-word; background: #F6F6F6; padding: 8px; }
 details { margin: 8px 0; }
+.cite { font: 13px/1.45 system-ui, sans-serif; background: #EEF5FB;
+  border-left: 4px solid #0072B2; padding: 6px 12px; margin: 6px 0; overflow-wrap: anywhere; }
+p, li, figcaption { overflow-wrap: anywhere; }
 """
 
 
@@ -196,7 +200,8 @@ def render_section_html(sec: Section, svgs: dict[str, str]) -> str:
     return "".join(parts)
 
 
-def render_html(sections: Sequence[Section], svgs: dict[str, str], data_line: str) -> str:
+def render_html(sections: Sequence[Section], svgs: dict[str, str], data_line: str,
+                cite: str = "") -> str:
     toc = "".join(
         f'<li><a href="#{esc(s.id)}">{esc(s.title)}</a>{"" if s.built else " (not built)"}</li>'
         for s in sections)
@@ -207,7 +212,7 @@ def render_html(sections: Sequence[Section], svgs: dict[str, str], data_line: st
         "<title>ici-atlas report: anti-PD-1/PD-L1 evidence</title>"
         f"<style>{CSS}{STYLE}</style></head><body><main>"
         "<h1>Anti-PD-1/PD-L1 therapy: trials, approvals, efficacy and resistance strategies</h1>"
-        f'<p class="meta">{esc(data_line)}</p>'
+        f'<p class="meta">{esc(data_line)}</p>{cite}'
         f'<p class="note">{esc(NOT_ADVICE)}</p>'
         f"<nav><ol>{toc}</ol></nav>{body}"
         f'<p class="note">{esc(NOT_ADVICE)}</p>'

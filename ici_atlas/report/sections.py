@@ -65,9 +65,9 @@ def build_approvals() -> Section:
     sec.figures.append(ReportFigure(
         ap_figure_name(), "Figure 3. Approvals of PD-1/PD-L1 inhibitors",
         f"(A) first approval of each of the {n(agents['data'])} agents; (B) active indications "
-        "per agent; (C) agents with an active approval per cancer type. Below: panel C as an "
-        "interactive chart listing the agents.",
-        partial(plot_approvals, events), _cancer_type_chart(events), chart_is_twin=False))
+        "per agent; (C) agents with an active approval per cancer type (the dashboard's "
+        "approvals page lists the agents behind each bar).",
+        partial(plot_approvals, events)))
     then = ap.events_as_of(events, ap.REVIEW_AS_OF)
     sec.figures.append(ReportFigure(
         ap_figure_name() + "_review_date",
@@ -89,18 +89,6 @@ def build_approvals() -> Section:
 
 def ap_figure_name() -> str:
     return "fig3_approvals"
-
-
-def _cancer_type_chart(events) -> Chart:
-    """Panel C as an interactive chart: hover lists the agents approved per cancer type."""
-    agents: dict[str, set[str]] = {}
-    for e in events:
-        if e.status == "active":
-            agents.setdefault(e.cancer_type, set()).add(e.agent)
-    bars = [Bar(t, k, f"{k} agents" if k != 1 else "1 agent", "#0072B2",
-                tuple(sorted(agents[t])), "agents")
-            for t, k in ap.agents_per_cancer_type(events)]
-    return Chart(bars, axis_label="Agents with an active approval")
 
 
 # ----------------------------------------------------------------------------- efficacy
@@ -218,10 +206,43 @@ def build_efficacy(con: duckdb.DuckDBPyConnection | None) -> Section:
     sec.tables.append(Table("orr_arms", "Monotherapy arms and data cuts (all, with sources)",
                             list(arm_rows[0].keys()) if arm_rows else ["trial"], arm_rows,
                             show=False, link_columns=("nct_id",)))
-    prisma = query_prisma(con)
-    if prisma is not None:
-        _add_prisma(sec, prisma)
     return sec
+
+
+def build_literature(con: duckdb.DuckDBPyConnection | None) -> Section | None:
+    """The systematic literature search: PRISMA 2020 flow and every excluded record with the
+    reason (downloadable). None when the store holds no literature library (the methods
+    section then says how to build one)."""
+    prisma = query_prisma(con)
+    if prisma is None:
+        return None
+    sec = Section("literature", "Literature search and screening (PRISMA 2020)")
+    _add_prisma(sec, prisma)
+    excluded = query_excluded_records(con)
+    sec.paragraphs.append(
+        f"{plural(len(excluded), 'record')} excluded, each with the stage and the reason "
+        "recorded in the screening log (the latest decision per record and stage).")
+    sec.tables.append(Table("excluded_records", "Excluded records with reasons",
+                            ["record_id", "pmid", "doi", "year", "title", "stage", "reason"],
+                            excluded, max_rows=40,
+                            html_columns=("pmid", "year", "title", "stage", "reason")))
+    return sec
+
+
+def query_excluded_records(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    """Every record whose latest decision at a stage is ``exclude``, with that reason."""
+    from ..review.export import render_library_csv_rows
+
+    out = []
+    for r in render_library_csv_rows(con):
+        for stage, column in (("automation", "automation"), ("title-abstract", "title_abstract"),
+                              ("full-text", "full_text")):
+            decision, _, reason = (r[column] or "").partition("/")
+            if decision == "exclude":
+                out.append({"record_id": r["record_id"], "pmid": r["pmid"], "doi": r["doi"],
+                            "year": r["year"], "title": r["title"], "stage": stage,
+                            "reason": reason})
+    return out
 
 
 

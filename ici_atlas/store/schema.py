@@ -20,7 +20,7 @@ from typing import Callable
 
 import duckdb
 
-SCHEMA_VERSION = "4"
+SCHEMA_VERSION = "5"
 
 CORE = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -80,6 +80,22 @@ CREATE TABLE IF NOT EXISTS record_warnings (  -- a kept record with a field read
 CREATE TABLE IF NOT EXISTS nct_aliases (  -- an earlier NCT ID the registry lists for a record
     alias          TEXT PRIMARY KEY,    -- identificationModule.nctIdAliases[*]
     nct_id         TEXT NOT NULL        -- the record's own (canonical) NCT ID
+);
+CREATE TABLE IF NOT EXISTS snapshots (    -- a release written by ici-atlas snapshot / update
+    version        TEXT PRIMARY KEY,    -- YY.MINOR: year of the search, then a counter
+    data_hash      TEXT NOT NULL,       -- sha256 over the exported tables (same data, same hash)
+    created_at     TIMESTAMP NOT NULL,
+    path           TEXT,                -- where it was written (local; never shared)
+    tool_version   TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS snapshot_changes (  -- what changed between two snapshots (ici-atlas update)
+    version_from   TEXT NOT NULL,
+    version_to     TEXT NOT NULL,
+    section        TEXT NOT NULL,       -- added | removed | changed | approvals | orr_arms | counts
+    item           TEXT NOT NULL,       -- NCT ID, approval event, ORR arm or landscape count
+    field          TEXT,
+    before         TEXT,                -- JSON
+    after          TEXT                 -- JSON
 );
 CREATE TABLE IF NOT EXISTS run_chunks (   -- one query chunk of a fetch run
     run_id          BIGINT NOT NULL,
@@ -347,11 +363,17 @@ def _v3_to_v4(con: duckdb.DuckDBPyConnection) -> None:
             con.executemany("INSERT OR REPLACE INTO nct_aliases VALUES (?, ?)", pairs)
 
 
+def _v4_to_v5(con: duckdb.DuckDBPyConnection) -> None:
+    """Schema 4 -> 5: ``snapshots`` and ``snapshot_changes`` (releases and what changed)."""
+    con.execute(CORE)
+
+
 #: version reached -> the step from the version before it. Each runs in one transaction.
 MIGRATIONS: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {
     2: _v1_to_v2,
     3: _v2_to_v3,
     4: _v3_to_v4,
+    5: _v4_to_v5,
 }
 
 

@@ -327,3 +327,55 @@ def query_regulators_page(con: duckdb.DuckDBPyConnection | None,
         "trials_linked": classified,
         "timeline": query_timeline(),
     })
+
+
+# ---------------------------------------------------------------------------- changes
+
+CHANGES_PARAMETERS: dict[str, str] = {
+    "version": "Snapshot version the changes lead to, e.g. `26.2` (default: the latest update).",
+    "section": "Only this part: `added`, `removed`, `changed`, `approvals`, `orr_arms` or "
+               "`counts`.",
+}
+CHANGE_SECTIONS = ("added", "removed", "changed", "approvals", "orr_arms", "counts")
+
+
+def query_changes_page(con: duckdb.DuckDBPyConnection, params: Mapping[str, str]
+                       ) -> dict[str, Any]:
+    """The snapshots written from this store and what changed into one of them (kept by
+    ``ici-atlas update``)."""
+    snapshots = [dict(zip(("version", "data_hash", "created_at"), r)) for r in con.execute(
+        "SELECT version, data_hash, created_at FROM snapshots ORDER BY created_at DESC"
+    ).fetchall()]
+    versions = [s["version"] for s in snapshots]
+    version = params.get("version") or None
+    if version and version not in versions:
+        raise invalid_choice("version", version, versions or ["(no snapshot yet)"],
+                             "Pick a version from the list of snapshots.")
+    section = params.get("section") or None
+    if section and section not in CHANGE_SECTIONS:
+        raise invalid_choice("section", section, CHANGE_SECTIONS, "Use a listed section.")
+    if version is None:
+        row = con.execute("SELECT version_to FROM snapshot_changes s JOIN snapshots n ON "
+                          "n.version = s.version_to ORDER BY n.created_at DESC LIMIT 1").fetchone()
+        version = row[0] if row else None
+    rows = []
+    if version:
+        sql = ("SELECT version_from, section, item, field, before, after FROM snapshot_changes "
+               "WHERE version_to = ?")
+        args = [version]
+        if section:
+            sql += " AND section = ?"
+            args.append(section)
+        rows = [dict(zip(("version_from", "section", "item", "field", "before", "after"), r))
+                for r in con.execute(sql + " ORDER BY rowid", args).fetchall()]
+    counts = dict(con.execute("SELECT section, count(*) FROM snapshot_changes WHERE "
+                              "version_to = ? GROUP BY section", [version]).fetchall()) \
+        if version else {}
+    return jsonable({
+        "filters": {k: v for k, v in params.items() if v},
+        "snapshots": snapshots,
+        "version": version,
+        "version_from": rows[0]["version_from"] if rows else None,
+        "counts": {s: counts.get(s, 0) for s in CHANGE_SECTIONS},
+        "changes": rows,
+    })

@@ -244,6 +244,13 @@ def regulators(app: "DashboardApp", req: "Request") -> "Page":
                  {"params": params, "cells": CELLS, "levels": LEVELS})
 
 
+def changes(app: "DashboardApp", req: "Request") -> "Page":
+    params = req.single(data.CHANGES_PARAMETERS)
+    d = app.read(lambda cur: data.query_changes_page(cur, params))
+    return _page(d, "changes.html", "What changed", {"params": params,
+                                                    "sections": data.CHANGE_SECTIONS})
+
+
 #: Figures the dashboard serves as files: name -> how to draw it from the curated data.
 FIGURE_FILES = ("fig1_network", "suppfig1_timeline")
 
@@ -326,6 +333,12 @@ ROUTES: tuple[Route, ...] = (
           data.REGULATOR_PARAMETERS,
           response_keys=("filters", "regulators", "relations", "drugged", "trials_linked",
                          "timeline")),
+    Route("changes", "/changes", changes,
+          "The snapshots written from this store and what changed into one of them "
+          "(trials added, removed and changed, approvals, ORR arms, landscape counts).",
+          data.CHANGES_PARAMETERS,
+          response_keys=("filters", "snapshots", "version", "version_from", "counts",
+                         "changes")),
     Route("figure_file", "/figures/{figure}", figure_file,
           "Figure 1 (fig1_network) or Supplementary Figure 1 (suppfig1_timeline) as PNG or SVG.",
           path_parameters={"figure": (r"(?:fig1_network|suppfig1_timeline)\.(?:png|svg)",
