@@ -31,7 +31,7 @@ from .store.db import open_store
 from .tables import frame
 
 LANDSCAPE_KINDS = ("phases", "cancers", "partners", "bispecifics", "years", "sponsors",
-                   "countries")
+                   "countries", "registries")
 
 #: Column kinds of the tables the API returns (the rest are inferred from the values).
 LANDSCAPE_TABLES: dict[str, dict[str, str]] = {
@@ -46,6 +46,12 @@ LANDSCAPE_TABLES: dict[str, dict[str, str]] = {
               "pdl1": "int"},
     "sponsors": {"sponsor": "str", "trials": "int", "percent": "float"},
     "countries": {"country": "str", "trials": "int", "percent": "float", "countries": "int"},
+    "registries": {"registry": "str", "registrations": "int", "trials_in_union": "int",
+                   "also_registered_elsewhere": "int"},
+}
+REGISTRATION_TABLE: dict[str, str] = {
+    "registry": "str", "trial_id": "str", "trial_key": "str", "link_basis": "str",
+    "representative": "bool", "is_pd1_pdl1": "bool", "title": "str", "registered": "str",
 }
 RUN_TABLE: dict[str, str] = {
     "run_id": "int", "kind": "str", "status": "str", "source": "str", "reported_total": "int",
@@ -177,7 +183,8 @@ class Atlas:
     # ------------------------------------------------------------------ loading
     def load(self, path: str | Path, classify: bool = True, workers: int | None = None):
         """Load local ClinicalTrials.gov records (folder, JSON array, bulk ZIP, v1 JSON or
-        XML) and, by default, classify them in the same pass. Returns the load's
+        XML) and other registries' exports found beside them (WHO ICTRP XML/CSV, EUCTR text,
+        CTIS, ISRCTN, ChiCTR pages) and, by default, classify them in the same pass. Returns the load's
         :class:`~ici_atlas.store.ingest.RunResult` (with ``.classified``, the classify
         report, when classified)."""
         from .store.ingest import load_files
@@ -193,7 +200,17 @@ class Atlas:
                 result, report = load_and_classify_files(con, path, workers=workers)
                 result.classified = report
                 return result
-            return load_files(con, path)
+            from .store.registrations import handed_refs, load_registrations
+
+            result = load_files(con, path, allow_empty=True)
+            result.registry = load_registrations(con, path, handed_refs(result.skipped_files))
+            if result.reported_total == 0 and result.registry is None:
+                raise InputError(
+                    f"No study records found in {str(path)!r} ({len(result.skipped_files)} "
+                    "files skipped)", fix="Pass ClinicalTrials.gov records (v2 JSON files, a "
+                    "JSON array, a bulk ZIP) or another registry's export (ICTRP, EUCTR, CTIS, "
+                    "ISRCTN, ChiCTR).")
+            return result
 
     def fetch_plan(self, **options: Any) -> pd.DataFrame:
         """The registry requests a :meth:`fetch` with these options would start with
@@ -299,6 +316,18 @@ class Atlas:
             flt = ls.check_filter(con, self._filter(con, options))
             rows = _landscape_rows(ls, con, kind, flt, top, extra)
         return frame(rows, LANDSCAPE_TABLES[kind])
+
+    def registrations(self, registry: str | Sequence[str] | None = None,
+                      pd1_only: bool = False) -> pd.DataFrame:
+        """Every classified registration, ClinicalTrials.gov's included: its registry and
+        ID, the ``trial_key`` shared by all registrations of one trial, how it joined that
+        trial (``link_basis``: own, secondary-id:<field>, eudract-transition,
+        match-score:<score>, same-id) and whether it stands for the trial in the union."""
+        from .analyses.registrations import query_registration_table
+
+        with self.reading() as con:
+            rows = query_registration_table(con, registry, pd1_only)
+        return frame(rows, REGISTRATION_TABLE)
 
     def landscape_unmapped(self, top: int | None = None, **filters: Any) -> pd.DataFrame:
         """Partner intervention names that map to no partner class, ranked by PD-(L)1
@@ -557,6 +586,8 @@ def _landscape_rows(ls, con, kind: str, flt: TrialFilter, top, extra: dict) -> l
         return ls.query_partners(con, flt, targets_only=bool(extra.get("targets_only")), top=top)
     if kind == "bispecifics":
         return ls.query_bispecifics(con, flt)
+    if kind == "registries":
+        return ls.query_registries(con, flt)
     if kind == "years":
         return ls.query_years(con, flt)
     if kind == "sponsors":

@@ -29,11 +29,13 @@ def store(tmp_path) -> Path:
     path = tmp_path / "store.duckdb"
     con = db.connect(path)  # an ici-atlas store (schema and version), then hand-made tables
     con.execute("""CREATE TABLE trials (nct_id TEXT, brief_title TEXT, overall_status TEXT,
-                   phase_label TEXT, start_year INTEGER, is_pd1_pdl1 BOOLEAN)""")
+                   phase_label TEXT, start_year INTEGER, is_pd1_pdl1 BOOLEAN,
+                   representative BOOLEAN DEFAULT TRUE)""")
     con.execute("""CREATE TABLE trial_partners (nct_id TEXT, arm_label TEXT, intervention_name TEXT,
                    partner_drug TEXT, partner_class TEXT, matched_term TEXT)""")
     con.execute("CREATE TABLE trial_agents (nct_id TEXT, agent_id TEXT, bispecific BOOLEAN, other_target TEXT)")
-    con.executemany("INSERT INTO trials VALUES (?, ?, ?, ?, ?, ?)", [
+    con.executemany("INSERT INTO trials (nct_id, brief_title, overall_status, phase_label, "
+                    "start_year, is_pd1_pdl1) VALUES (?, ?, ?, ?, ?, ?)", [
         ("NCT00000011", "Atezolizumab + bevacizumab", "COMPLETED", "Phase 3", 2018, True),
         ("NCT00000012", "Pembrolizumab + lenvatinib", "RECRUITING", "Phase 2", 2021, True),
         ("NCT00000013", "Nivolumab + relatlimab", "RECRUITING", "Phase 1", 2022, True),

@@ -78,7 +78,7 @@ def test_version_1_store_is_upgraded_in_place_without_losing_a_byte(db_path):
     version = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0]
     tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
     con.close()
-    assert version == db.SCHEMA_VERSION == "5"  # v1 -> ... -> v5, one numbered step each
+    assert version == db.SCHEMA_VERSION == "6"  # v1 -> ... -> v6, one numbered step each
     assert [(r[0], r[1]) for r in rows] == _V1_ROWS
     assert [r[2] for r in rows] == [False, True]
     assert [r[3:] for r in rows] == [("h-NCT00000001", 7, "2025-01-02"),
@@ -124,7 +124,7 @@ def test_version_2_store_gets_list_columns_and_literature_tables(db_path):
     version = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0]
     con.close()
     assert row == (["nivolumab", "ipilimumab"], ["PD-1"], [], ["France", "Spain"])
-    assert {"pubmed_records", "lit_imported", "lit_decisions"} <= tables and version == "5"
+    assert {"pubmed_records", "lit_imported", "lit_decisions"} <= tables and version == "6"
 
 
 def test_version_3_store_gains_the_record_warnings_table(db_path):
@@ -141,7 +141,7 @@ def test_version_3_store_gains_the_record_warnings_table(db_path):
     warnings = con.execute("SELECT count(*) FROM record_warnings").fetchone()[0]
     runs = con.execute("SELECT run_id FROM runs").fetchall()
     con.close()
-    assert (version, warnings, runs) == ("5", 0, [(41,)])
+    assert (version, warnings, runs) == ("6", 0, [(41,)])
 
 
 def test_read_only_connection_never_writes(db_path):

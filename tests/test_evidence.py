@@ -188,11 +188,13 @@ def tiny_store(tmp_path) -> duckdb.DuckDBPyConnection:
     """Three hand-made trials in the derived-table shape of docs/store.md."""
     con = duckdb.connect(str(tmp_path / "tiny.duckdb"))
     con.execute("""CREATE TABLE trials (nct_id TEXT, brief_title TEXT, overall_status TEXT,
-                   phase_label TEXT, start_year INTEGER, is_pd1_pdl1 BOOLEAN)""")
+                   phase_label TEXT, start_year INTEGER, is_pd1_pdl1 BOOLEAN,
+                   representative BOOLEAN DEFAULT TRUE)""")
     con.execute("""CREATE TABLE trial_partners (nct_id TEXT, arm_label TEXT, intervention_name TEXT,
                    partner_drug TEXT, partner_class TEXT, matched_term TEXT)""")
     con.execute("CREATE TABLE trial_agents (nct_id TEXT, agent_id TEXT, bispecific BOOLEAN, other_target TEXT)")
-    con.executemany("INSERT INTO trials VALUES (?, ?, ?, ?, ?, ?)", [
+    con.executemany("INSERT INTO trials (nct_id, brief_title, overall_status, phase_label, "
+                    "start_year, is_pd1_pdl1) VALUES (?, ?, ?, ?, ?, ?)", [
         ("NCT00000001", "A", "COMPLETED", "Phase 3", 2019, True),
         ("NCT00000002", "B", "RECRUITING", "Phase 1/2", 2022, True),
         ("NCT00000003", "C", "COMPLETED", "Phase 2", 2020, False),

@@ -68,3 +68,26 @@ def test_fetch_from_with_classify_flag(ctgov_data, tmp_path):
     assert shown.exit_code == 0 and "PD-1/PD-L1 trial: yes" in shown.output
     wrong = CliRunner().invoke(cli, ["fetch", "--db", str(store), "--classify"])
     assert wrong.exit_code == 2 and "--from" in wrong.output
+
+
+class _DiesInTheWorker:
+    """Classifiers that kill the worker process that receives them (as a crash would)."""
+
+    def __reduce__(self):
+        import os
+
+        return (os._exit, (3,))
+
+
+def test_a_worker_that_dies_is_an_error_not_a_hang(ctgov_data, tmp_path):
+    """Before: a worker that died left the pool waiting for its result for ever."""
+    from ici_atlas.concepts.pipeline import load_and_classify_files
+    from ici_atlas.concepts.workers import WorkerError
+    from ici_atlas.store import db
+
+    with db.connect(tmp_path / "s.duckdb") as con:
+        with pytest.raises(WorkerError, match="a worker process died"):
+            load_and_classify_files(con, ctgov_data / "vrinda2019__NSCLCBench", workers=2,
+                                    classifiers=_DiesInTheWorker())
+        status = con.execute("SELECT status FROM runs WHERE kind = 'load'").fetchone()[0]
+    assert status == "failed"

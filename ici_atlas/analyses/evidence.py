@@ -596,7 +596,7 @@ def query_strategy_trials(con, item: Strategy | CombinationFinding) -> list[dict
         SELECT t.nct_id, coalesce(t.phase_label, 'NA') AS phase, t.overall_status AS status,
                t.start_year, t.brief_title AS title, string_agg(DISTINCT h.why, '; ' ORDER BY h.why) AS matched
           FROM trials t JOIN hits h USING (nct_id)
-         WHERE t.is_pd1_pdl1
+         WHERE t.is_pd1_pdl1 AND t.representative
          GROUP BY t.nct_id, t.phase_label, t.overall_status, t.start_year, t.brief_title
          ORDER BY CASE phase {phase_order} ELSE 99 END, t.nct_id
     """

@@ -46,6 +46,7 @@ LIST_FILTERS: dict[str, tuple[str, bool]] = {
     "line": ("line_of_therapy", False),
     "setting": ("setting", False),
     "exposure": ("exposure", False),
+    "registry": ("registry", False),
 }
 
 #: Columns the free-text search looks in.
@@ -69,6 +70,9 @@ class TrialFilter:
     line: tuple[str, ...] = ()
     setting: tuple[str, ...] = ()
     exposure: tuple[str, ...] = ()
+    #: Registries (CTGOV, CHICTR, EUCTR, CTIS, ISRCTN ...): every registration of them.
+    #: Empty: the de-duplicated union, one row per trial (``trials.representative``).
+    registry: tuple[str, ...] = ()
     monotherapy: bool | None = None
     bispecific: bool | None = None
     since: int | None = None
@@ -97,7 +101,7 @@ class TrialFilter:
         if self.target_class:
             parts.append(f"anti-{self.target_class}")
         for name in ("agent", "cancer", "phase", "partner", "status", "sponsor", "country",
-                     "line", "setting", "exposure"):
+                     "line", "setting", "exposure", "registry"):
             values = getattr(self, name)
             if values:
                 parts.append(", ".join(values))
@@ -119,10 +123,13 @@ class TrialFilter:
             parts.append("all classified studies")
         return "; ".join(parts)
 
-    def where(self, alias: str = "t") -> tuple[str, list[Any]]:
-        """SQL condition over ``trials`` (as ``alias``) and its bound parameters."""
+    def where(self, alias: str = "t", union: bool = True) -> tuple[str, list[Any]]:
+        """SQL condition over ``trials`` (as ``alias``) and its bound parameters. ``union``:
+        without a registry filter, one row per trial (its representative registration)."""
         a = f"{alias}." if alias else ""
         clauses = [f"{a}is_pd1_pdl1"] if self.scope == "pd1" else ["TRUE"]
+        if union and not self.registry:  # each trial once, however many registrations
+            clauses.append(f"{a}representative")
         params: list[Any] = []
         for name, (column, is_list) in LIST_FILTERS.items():
             values = getattr(self, name)
@@ -356,7 +363,7 @@ def resolve_filter(con: duckdb.DuckDBPyConnection | None = None, **given: Any) -
 
 _LISTING = {"partner": "partners", "country": "countries", "sponsor": "sponsors",
             "status": "phases --format json", "line": "phases", "setting": "phases",
-            "exposure": "phases"}
+            "exposure": "phases", "registry": "registries"}
 
 
 def filter_from_params(params: Mapping[str, Sequence[str]], con=None,

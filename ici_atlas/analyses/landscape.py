@@ -524,6 +524,33 @@ ANALYSES: tuple[str, ...] = (
 )
 
 
+def query_registries(con: duckdb.DuckDBPyConnection,
+                     flt: TrialFilter = TrialFilter()) -> list[dict]:
+    """Per registry: its PD-(L)1 registrations passing ``flt``, how many of them stand for
+    their trial in the de-duplicated union, and how many are registered in another registry
+    too; then the union (``registry`` = ``union``: each trial once)."""
+    flt = check_filter(con, flt)
+    where, params = _where(flt.replace(registry=()))
+    where_all, _ = flt.replace(registry=()).where("t", union=False)  # every registration
+    rows = con.execute(
+        f"""
+        WITH f AS (SELECT t.* FROM trials t WHERE {where_all}),
+        sizes AS (SELECT trial_key, count(*) AS n FROM trials GROUP BY trial_key)
+        SELECT f.registry, count(*) AS registrations,
+               count(*) FILTER (WHERE f.representative) AS in_union,
+               count(*) FILTER (WHERE s.n > 1) AS also_elsewhere
+          FROM f JOIN sizes s USING (trial_key)
+         GROUP BY f.registry ORDER BY registrations DESC, f.registry
+        """, params).fetchall()
+    out = [{"registry": r[0], "registrations": r[1], "trials_in_union": r[2],
+            "also_registered_elsewhere": r[3]} for r in rows]
+    total = con.execute(f"SELECT count(*) FROM trials t WHERE {where}", params).fetchone()[0]
+    out.append({"registry": "union", "registrations": sum(r["registrations"] for r in out),
+                "trials_in_union": total,
+                "also_registered_elsewhere": sum(r["also_registered_elsewhere"] for r in out)})
+    return out
+
+
 def query_landscape_tables(
     con: duckdb.DuckDBPyConnection,
     flt: TrialFilter = TrialFilter(),
@@ -546,6 +573,7 @@ def query_landscape_tables(
         "years": query_years(con, flt),
         "sponsors": query_sponsors(con, flt),
         "countries": query_countries(con, flt, top=top),
+        "registries": query_registries(con, flt),
     }
 
 

@@ -220,15 +220,15 @@ def _trials_for(con: duckdb.DuckDBPyConnection, agent: str, partners: dict[str, 
     key = normalize_name(agent)
     if key in agents:
         sql = ("SELECT DISTINCT a.nct_id, t.phase_label FROM trial_agents a JOIN trials t "
-               "USING (nct_id) WHERE t.is_pd1_pdl1 AND a.agent_id = ?")
+               "USING (nct_id) WHERE t.is_pd1_pdl1 AND t.representative AND a.agent_id = ?")
         basis, arg = LINK_BASES[0], agents[key]
     elif key in partners:
         sql = ("SELECT DISTINCT p.nct_id, t.phase_label FROM trial_partners p JOIN trials t "
-               "USING (nct_id) WHERE t.is_pd1_pdl1 AND p.partner_drug = ?")
+               "USING (nct_id) WHERE t.is_pd1_pdl1 AND t.representative AND p.partner_drug = ?")
         basis, arg = LINK_BASES[1], partners[key]
     else:  # not in a vocabulary: whole-word match on the partner's intervention name
         sql = ("SELECT DISTINCT p.nct_id, t.phase_label FROM trial_partners p JOIN trials t "
-               "USING (nct_id) WHERE t.is_pd1_pdl1 AND regexp_matches(lower(p.intervention_name), ?)")
+               "USING (nct_id) WHERE t.is_pd1_pdl1 AND t.representative AND regexp_matches(lower(p.intervention_name), ?)")
         basis, arg = LINK_BASES[2], r"\b" + re.escape(key) + r"\b"
     return basis, {nct: phase or "NA" for nct, phase in con.execute(sql, [arg]).fetchall()}
 

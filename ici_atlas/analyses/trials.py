@@ -26,6 +26,7 @@ TRIAL_TABLE: dict[str, str] = {
     "first_posted": "date", "last_update_posted": "date", "lead_sponsor": "str",
     "sponsor_class": "str", "enrollment": "int", "has_results": "bool", "countries": "list",
     "line_of_therapy": "str", "setting": "str", "exposure": "str", "official_title": "str",
+    "registry": "str", "trial_key": "str",
 }
 
 #: Sort keys -> SQL expression (the only request text that selects SQL).
@@ -156,6 +157,10 @@ def resolve_nct_id(con: duckdb.DuckDBPyConnection, nct_id: str) -> tuple[str, st
     nct = nct_id.strip().upper()
     if con.execute("SELECT count(*) FROM raw_studies WHERE nct_id = ?", [nct]).fetchone()[0]:
         return nct, None
+    other = con.execute("SELECT display_id FROM registrations WHERE upper(display_id) = ?",
+                        [nct]).fetchone()  # another registry's ID (ChiCTR2400084905 ...)
+    if other:
+        return other[0], None
     row = con.execute("SELECT nct_id FROM nct_aliases WHERE alias = ?", [nct]).fetchone()
     return (row[0], nct) if row else (nct, None)
 

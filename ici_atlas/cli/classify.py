@@ -140,6 +140,26 @@ def _jsonable(value):
     return str(value)
 
 
+@export_group.command("registrations")
+@export_options()
+@click.option("--registry", "registries", multiple=True, metavar="NAME",
+              help="Only this registry (CTGOV, CHICTR, EUCTR, CTIS, ISRCTN ...); repeatable.")
+@click.option("--pd1-only", is_flag=True, help="Only PD-1/PD-L1 registrations.")
+@db_option
+def export_registrations_cmd(fmt, out, registries, pd1_only, db_path):
+    """Every registration (ClinicalTrials.gov's too) with registry, trial_id, the trial_key
+    shared by all registrations of one trial, link_basis (how it joined: own,
+    secondary-id:<field>, eudract-transition, match-score:<score>, same-id), whether it
+    stands for the trial in the union, PD-(L)1 or not, title and date registered.
+
+    \b
+    Example:
+      ici-atlas export registrations --format csv -o registrations.csv
+    """
+    df = atlas_for(db_path).registrations(registry=list(registries) or None, pd1_only=pd1_only)
+    show(df, fmt, out, "registrations", default="csv")
+
+
 @export_group.command("trials")
 @export_options(default="tsv")
 @click.option("--pd1-only", is_flag=True, help="Only PD-1/PD-L1 trials (default: every stored trial).")

@@ -28,7 +28,7 @@ FIGURE_FOR = {
 
 
 _FILTER_PARAMS = ("target_class", "cancers", "phases", "agents", "partners", "since", "until",
-                  "posted_by", "exposure")
+                  "posted_by", "exposure", "registries")
 
 
 def filter_options(command: Callable) -> Callable:
@@ -42,10 +42,14 @@ def filter_options(command: Callable) -> Callable:
                    "phase": list(raw["phases"]), "agent": list(raw["agents"]),
                    "partner": list(raw["partners"]), "since": raw["since"],
                    "until": raw["until"], "posted_by": raw["posted_by"],
-                   "exposure": raw["exposure"]}
+                   "exposure": raw["exposure"], "registry": list(raw["registries"])}
         return command(*args, filters=filters, **kwargs)
 
     func = wrapper
+    func = click.option("--registry", "registries", multiple=True, metavar="NAME",
+                        help="Only registrations in this registry (CTGOV, CHICTR, EUCTR, CTIS, "
+                             "ISRCTN ...); repeatable. Default: every registry, each trial "
+                             "counted once (see `ici-atlas landscape registries`).")(func)
     func = click.option("--exposure", "exposure", type=Choice(["assigned", "observed"]),
                         default=None, help="Only studies that assign the PD-(L)1 agent "
                         "(interventional) or only those that observe it (observational); "
@@ -257,6 +261,23 @@ def countries_cmd(filters, top,
     """
     _table("countries", db_path, filters, fmt, out, figure_dir,
            note=" A multinational trial counts in each country.", top=top or None)
+
+
+@landscape_group.command("registries")
+@filter_options
+@output_options
+@db_option
+def registries_cmd(filters, fmt, out, db_path):
+    """PD-1/PD-L1 registrations per registry, how many stand for their trial in the
+    de-duplicated union, how many are registered elsewhere too, and the union (each trial
+    once). See docs/registries.md.
+
+    \b
+    Example:
+      ici-atlas landscape registries --cancer NSCLC
+    """
+    _table("registries", db_path, filters, fmt, out, None,
+           note=" A trial registered in several registries counts once in the union.")
 
 
 @landscape_group.command("unmapped")

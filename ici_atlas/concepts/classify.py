@@ -12,13 +12,13 @@ and left out; the rest continue. Each run is a ``runs`` row of kind ``classify``
 from __future__ import annotations
 
 import hashlib
-import multiprocessing
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
 import orjson
 
+from ici_atlas.concepts.registry_trials import assign_trial_keys, stage_registrations
 from ici_atlas.concepts.trial import TRIAL_COLUMNS, Classifiers, classify_study, default_classifiers
 from ici_atlas.store.bulk import pause_gc
 from ici_atlas.store.db import transaction
@@ -34,7 +34,11 @@ BATCH = 1_000          # records fetched from the store at a time
 FLUSH = 10_000         # studies classified between bulk inserts (bounds memory)
 
 #: Staging column types of each derived table (its schema's types, plus the row's order).
-STAGE_TYPES = {t: column_types(t) + [("_seq", "BIGINT")] for t in DERIVED_TABLES}
+#: ``trials`` columns set after classification, when the registrations are grouped into
+#: trials (:mod:`ici_atlas.concepts.registry_trials`).
+GROUP_COLUMNS = ("trial_key", "link_basis", "representative")
+STAGE_TYPES = {t: [c for c in column_types(t) if c[0] not in GROUP_COLUMNS] + [("_seq", "BIGINT")]
+               for t in DERIVED_TABLES}
 VOCAB_FILES = ("agents.tsv", "partners.tsv", "partner_classes.tsv", "cancer_groups.tsv",
                "cancer_terms.tsv")
 
@@ -48,10 +52,19 @@ class ClassifyReport:
     quarantined: int = 0
     problems: list[tuple[str, str, str]] = field(default_factory=list)  # (nct, field, reason)
     counts: dict[str, int] = field(default_factory=dict)
+    registrations: int = 0  # of them, registrations of other registries
+    grouping: dict[str, int] = field(default_factory=dict)  # see assign_trial_keys
 
     def summary(self) -> str:
-        text = (f"classified {self.trials:,} of {self.raw_records:,} stored studies "
-                f"({self.pd1_trials:,} PD-1/PD-L1 trials); run {self.run_id}")
+        text = (f"classified {self.trials - self.registrations:,} of {self.raw_records:,} "
+                f"stored studies")
+        if self.registrations:
+            text += f" and {self.registrations:,} registrations of other registries"
+        text += f" ({self.pd1_trials:,} PD-1/PD-L1 trials); run {self.run_id}"
+        if self.registrations and self.grouping:
+            text += (f"; {self.grouping['registrations']:,} registrations are "
+                     f"{self.grouping['trials']:,} trials ({self.grouping['linked']:,} "
+                     "registered more than once)")
         if self.quarantined:
             text += f"; {self.quarantined:,} record(s) quarantined"
         return text
@@ -119,7 +132,8 @@ def publish_derived_tables(con: duckdb.DuckDBPyConnection) -> None:
     in NCT order (then row order); the staging tables are dropped."""
     create_tables(con, DERIVED)
     for table in DERIVED_TABLES:
-        con.execute(f"INSERT INTO {table} SELECT * EXCLUDE (_seq) FROM _stage_{table} "
+        columns = ", ".join(name for name, _ in STAGE_TYPES[table] if name != "_seq")
+        con.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM _stage_{table} "
                     f"ORDER BY nct_id, _seq")
         con.execute(f"DROP TABLE _stage_{table}")
 
@@ -134,7 +148,8 @@ def classify_store(con: duckdb.DuckDBPyConnection, classifiers: Classifiers | No
     workers' inter-process traffic (the JSON text goes to them) can cost more than it saves.
     """
     total = con.execute("SELECT count(*) FROM raw_studies").fetchone()[0]
-    if total == 0:
+    others = con.execute("SELECT count(*) FROM registrations").fetchone()[0]
+    if total == 0 and others == 0:
         raise InputError(
             "No raw study records in the store (table raw_studies is empty); nothing to classify",
             fix="Load records first, e.g. `ici-atlas fetch --from ../shared/data/ctgov`, "
@@ -158,10 +173,11 @@ def classify_store(con: duckdb.DuckDBPyConnection, classifiers: Classifiers | No
             # Storage order streams without sorting the JSON; rows are sorted when published.
             result = reader.execute("SELECT nct_id, json_zstd FROM raw_studies")
             batches = iter(lambda: result.fetchmany(BATCH), [])
-            if jobs > 1 and "fork" in multiprocessing.get_all_start_methods():
-                global WORKER_CLASSIFIERS
-                WORKER_CLASSIFIERS = classifiers  # inherited by the forked workers
-                pool = multiprocessing.get_context("fork").Pool(jobs)
+            if jobs > 1:
+                # fresh worker processes, never a fork of this (multi-threaded) process
+                from .workers import _context, _init
+
+                pool = _context().Pool(jobs, initializer=_init, initargs=(classifiers,))
                 outcomes = pool.imap(classify_batch, batches)
             else:
                 outcomes = (classify_batch(b, classifiers) for b in batches)
@@ -182,7 +198,9 @@ def classify_store(con: duckdb.DuckDBPyConnection, classifiers: Classifiers | No
                         buffers.flush(con, report.counts)
                         pending = 0
                 buffers.flush(con, report.counts)
+            stage_other_registries(con, buffers, report, run_id, classifiers)
             publish_derived_tables(con)
+            report.grouping = assign_trial_keys(con)
             finish_classify_run(con, report, total)
     except BaseException as exc:
         fail_run(con, run_id, exc)
@@ -194,6 +212,27 @@ def classify_store(con: duckdb.DuckDBPyConnection, classifiers: Classifiers | No
             pool.join()
         reader.close()
     return report
+
+
+def stage_other_registries(con: duckdb.DuckDBPyConnection, buffers: "DerivedRowBuffer",
+                           report: "ClassifyReport", run_id: int,
+                           classifiers: Classifiers | None = None) -> None:
+    """Classify the stored registrations of other registries into the staging tables
+    (counted in the report like ClinicalTrials.gov records; unreadable ones quarantined)."""
+    def take(items: list[tuple]) -> None:
+        for item in items:
+            if item[0] == "ok":
+                buffers.add(item)
+                report.trials += 1
+                report.pd1_trials += item[7]
+                report.registrations += 1
+            else:
+                _, nct, field_name, reason, raw = item
+                report.problems.append((nct, field_name, reason))
+                quarantine_record(con, run_id, SOURCE, nct, field_name, reason, raw)
+
+    stage_registrations(con, take, lambda key, study: classify_record(key, study, classifiers))
+    buffers.flush(con, report.counts)
 
 
 def finish_classify_run(con: duckdb.DuckDBPyConnection, report: ClassifyReport, total: int) -> None:

@@ -13,7 +13,6 @@ the old ones in one transaction at the end, so a failed run leaves the old table
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 from collections import deque
 from pathlib import Path
@@ -34,12 +33,19 @@ from ..sources.ctgov_files import (
     read_source,
 )
 from ..progress import Progress
+from ..errors import InputError
+from ..store.registrations import handed_refs, load_registrations
 from ..store.runs import fail_run, quarantine_record, start_run
+from .registry_trials import assign_trial_keys
+from .workers import BrokenProcessPool, start_workers, worker_died
 
 
 def default_workers() -> int:
     """Worker processes: one per core (they read, parse, hash and classify; the main process
-    only writes the store)."""
+    only writes the store), or ``ICI_ATLAS_WORKERS``."""
+    value = os.environ.get("ICI_ATLAS_WORKERS", "")
+    if value.isdigit() and int(value) > 0:
+        return int(value)
     return max(1, os.cpu_count() or 1)
 
 
@@ -69,6 +75,7 @@ def load_and_classify_files(
     Two runs are recorded, as with ``fetch --from`` then ``classify`` (the classification's
     parameters name the load run it went with).
     """
+    custom = classifiers  # sent to the workers; None: they build the defaults themselves
     classifiers = classifiers or default_classifiers()
     workers = workers or default_workers()
     report = cl.ClassifyReport(run_id=0)  # the run is recorded once the load is done
@@ -97,7 +104,7 @@ def load_and_classify_files(
         window: deque = deque()  # files in flight, in input order (bounded: memory)
         for source in iter_study_sources(path):
             window.append(source if isinstance(source, (SkippedFile, FoundRecord))
-                          else pool.apply_async(_prepare_source, (source,)))
+                          else pool.submit(_prepare_source, source))
             while window and (len(window) > 2 * workers + 2 or _ready(window[0])):
                 yield from _results(window.popleft())
         while window:
@@ -106,11 +113,18 @@ def load_and_classify_files(
     restore_gc = None
     try:
         cl.create_staging_tables(con)
-        cl.WORKER_CLASSIFIERS = classifiers  # inherited by the forked workers
-        context = multiprocessing.get_context(
-            "fork" if "fork" in multiprocessing.get_all_start_methods() else None)
-        pool = context.Pool(workers)
-        loaded = load_files(con, path, on_stored=on_stored, items=prepared_items())
+        pool = start_workers(workers, custom)
+        try:
+            loaded = load_files(con, path, on_stored=on_stored, items=prepared_items(),
+                                allow_empty=True)
+        except BrokenProcessPool as exc:
+            raise worker_died(exc) from None
+        loaded.registry = load_registrations(con, path, handed_refs(loaded.skipped_files))
+        if loaded.reported_total == 0 and loaded.registry is None:
+            raise InputError(
+                f"No study records found in {str(path)!r} ({len(loaded.skipped_files)} files "
+                "skipped)", fix="Pass a directory of v2 JSON files, a JSON array download, a "
+                "bulk ZIP, or another registry's export (ICTRP, EUCTR, CTIS, ISRCTN, ChiCTR).")
         params = {"vocabularies": cl.vocab_fingerprint(), "jobs": workers, "during_load": loaded.run_id}
         run_id = report.run_id = start_run(con, "classify", cl.SOURCE, None, params)
         restore_gc = pause_gc()
@@ -133,6 +147,7 @@ def load_and_classify_files(
                 bar.advance(len(chunk))
             bar.close()
             buffers.flush(con, report.counts)
+        cl.stage_other_registries(con, buffers, report, run_id, classifiers)
         report.trials, report.pd1_trials = con.execute(
             "SELECT count(*), count(*) FILTER (WHERE is_pd1_pdl1) FROM _stage_trials").fetchone()
         for nct, field_name, reason, raw in problems:
@@ -140,6 +155,7 @@ def load_and_classify_files(
             quarantine_record(con, run_id, cl.SOURCE, nct, field_name, reason, raw)
         with transaction(con):
             cl.publish_derived_tables(con)
+            report.grouping = assign_trial_keys(con)
         report.raw_records = con.execute("SELECT count(*) FROM raw_studies").fetchone()[0]
         cl.finish_classify_run(con, report, report.raw_records)
         return loaded, report
@@ -151,13 +167,12 @@ def load_and_classify_files(
         if restore_gc is not None:
             restore_gc()
         if pool is not None:
-            pool.terminate()
-            pool.join()
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _ready(entry) -> bool:
-    return isinstance(entry, (SkippedFile, FoundRecord)) or entry.ready()
+    return isinstance(entry, (SkippedFile, FoundRecord)) or entry.done()
 
 
 def _results(entry) -> list:
-    return [entry] if isinstance(entry, (SkippedFile, FoundRecord)) else entry.get()
+    return [entry] if isinstance(entry, (SkippedFile, FoundRecord)) else entry.result()

@@ -96,6 +96,12 @@ class Study:
         return nct
 
     @property
+    def registry(self) -> str:
+        """The registry of the record: ``CTGOV`` for ClinicalTrials.gov, else the register a
+        converted registration names (:mod:`ici_atlas.sources.registries`)."""
+        return _s(self._ident, "registry") or "CTGOV"
+
+    @property
     def brief_title(self) -> str:
         return _s(self._ident, "briefTitle")
 

@@ -46,7 +46,7 @@ TRIAL_COLUMNS = (
     "lead_sponsor", "sponsor_class", "enrollment", "has_results", "is_pd1_pdl1", "agents",
     "target_class", "bispecific", "bispecific_other_target", "monotherapy_arm",
     "partner_classes", "cancer_groups", "oncotree_codes", "line_of_therapy", "setting",
-    "countries", "pd1_rule", "line_rule", "setting_rule", "exposure",
+    "countries", "pd1_rule", "line_rule", "setting_rule", "exposure", "registry",
 )
 
 
@@ -186,6 +186,7 @@ def classify_study(record: dict, classifiers: Classifiers | None = None) -> Tria
         "line_rule": line.line_rule,
         "setting_rule": line.setting_rule,
         "exposure": exposure,
+        "registry": study.registry,
     }
     out = TrialClassification(trial, arms, cancers, line, countries)
     for agent_id in agent_ids:

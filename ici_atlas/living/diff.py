@@ -245,7 +245,7 @@ def _table_changes(old: pd.DataFrame, new: pd.DataFrame, key, fields, label: str
 
 def _count_key(row: dict) -> str:
     for column, value in row.items():
-        if column not in ("trials", "percent"):
+        if column not in ("trials", "percent", "registrations"):
             return str(value)
     return ""
 
@@ -256,7 +256,10 @@ def _counts(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], int]:
     out = {("total", "PD-(L)1 trials"): ls.query_total(con)}
     for table, rows in ls.query_landscape_tables(con).items():
         for r in rows:
-            out[(table, _count_key(r))] = int(r["trials"])
+            if "trials" in r:
+                out[(table, _count_key(r))] = int(r["trials"])
+            else:  # registries: registrations per registry
+                out[(table, _count_key(r))] = int(r["registrations"])
     return out
 
 

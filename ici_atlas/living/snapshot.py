@@ -266,7 +266,7 @@ def write_snapshot(db_path: str | Path, out_dir: str | Path, *, report: bool = T
         year = search_year(con)
         queries = _queries(con)
         counts = dict(zip(("classified", "pd1_pdl1_trials"), con.execute(
-            "SELECT count(*), count(*) FILTER (WHERE is_pd1_pdl1) FROM trials").fetchone())) \
+            "SELECT count(*), count(*) FILTER (WHERE is_pd1_pdl1 AND representative) FROM trials").fetchone())) \
             if "trials" in tables_present(con, ("trials",)) else {}
         counts["raw_studies"] = con.execute("SELECT count(*) FROM raw_studies").fetchone()[0]
     step("curated tables")

@@ -195,6 +195,18 @@ def build_landscape(con: duckdb.DuckDBPyConnection | None, reason: str,
         f"Figure 5A's catch-all: {n(share['with_other_partner'])} of {n(share['trials'])} "
         f"PD-1/PD-L1 trials ({share['percent']}%) have a partner drug that maps to no partner "
         "class; `ici-atlas landscape unmapped` lists them (table below).")
+    registries = tables.get("registries") or []
+    if len(registries) > 2:  # more than one registry (plus the union row)
+        union = registries[-1]
+        sec.paragraphs.append(
+            "Registries: " + "; ".join(
+                f"{esc(r['registry'])} {n(r['registrations'])} PD-(L)1 registrations"
+                for r in registries[:-1])
+            + f". A trial registered in several registries counts once: the union holds "
+            f"{n(union['trials_in_union'])} trials ({n(union['also_registered_elsewhere'])} "
+            "registrations belong to a trial registered elsewhere too; how each was linked is "
+            "in `ici-atlas export registrations`). Every count in this section is over the "
+            "union; `--registry NAME` restricts a command to one registry.")
     unmapped = ls.query_unmapped(con)
     sec.tables.append(Table("landscape_unmapped_partners",
                             "Partner interventions mapping to no class",
@@ -204,7 +216,8 @@ def build_landscape(con: duckdb.DuckDBPyConnection | None, reason: str,
     for name, rows in tables.items():
         columns = list(rows[0].keys()) if rows else ["value"]
         sec.tables.append(Table(f"landscape_{name}", f"Landscape: {name.replace('_', ' ')}",
-                                columns, rows, show=name in ("phases",)))
+                                columns, rows,
+                                show=name == "phases" or (name == "registries" and len(rows) > 2)))
     # The hover lists are capped; this table has every trial behind every bar.
     behind = []
     for fig in sec.figures:

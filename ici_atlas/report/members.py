@@ -40,7 +40,7 @@ def query_pd1_trials(con: duckdb.DuckDBPyConnection) -> list[TrialRow]:
         """
         SELECT nct_id, coalesce(phase_label, 'NA'), target_class, cancer_groups,
                partner_classes, countries, sponsor_class, start_year
-        FROM trials WHERE is_pd1_pdl1 ORDER BY nct_id
+        FROM trials WHERE is_pd1_pdl1 AND representative ORDER BY nct_id
         """
     ).fetchall()
     return [
@@ -59,7 +59,7 @@ def query_bispecific_members(con: duckdb.DuckDBPyConnection) -> dict[str, list[s
         """
         SELECT DISTINCT ta.agent_id, ta.nct_id
         FROM trial_agents ta JOIN trials t USING (nct_id)
-        WHERE ta.bispecific AND t.is_pd1_pdl1 ORDER BY 1, 2
+        WHERE ta.bispecific AND t.is_pd1_pdl1 AND t.representative ORDER BY 1, 2
         """
     ).fetchall()
     out: dict[str, list[str]] = {}

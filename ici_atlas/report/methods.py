@@ -95,7 +95,7 @@ def query_store_state(con: duckdb.DuckDBPyConnection | None) -> StoreState:
     state.last_load = max(finished).isoformat(sep=" ", timespec="seconds") if finished else None
     if table_exists(con, "trials"):
         state.classified, state.pd1 = con.execute(
-            "SELECT count(*), count(*) FILTER (WHERE is_pd1_pdl1) FROM trials").fetchone()
+            "SELECT count(*), count(*) FILTER (WHERE is_pd1_pdl1 AND representative) FROM trials").fetchone()
         classify = [r for r in runs if r["kind"] == "classify" and r["status"] == "ok"]
         if classify:
             state.classify_run = classify[-1]

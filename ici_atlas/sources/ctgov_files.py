@@ -138,6 +138,10 @@ def read_json_document(ref: str, data: bytes) -> Iterator[FoundRecord | SkippedF
     try:
         doc = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
+        other = _other_registry(data=data, name=ref)
+        if other:  # e.g. a ChiCTR page saved with a .json name
+            yield SkippedFile(ref, other)
+            return
         yield FoundRecord(
             ref, "v2-json", error=f"invalid JSON: {exc}", field=None,
             raw=data[:_RAW_LIMIT].decode("utf-8", "replace"),
@@ -173,7 +177,32 @@ def read_json_document(ref: str, data: bytes) -> Iterator[FoundRecord | SkippedF
         if "FullStudy" in doc or ("Study" in doc and "protocolSection" not in doc):
             yield _v1(ref, doc.get("FullStudy") or doc)
             return
+        if "protocolSection" not in doc:
+            other = _other_registry(doc=doc)
+            if other:  # a CTIS, ISRCTN, EUCTR or ctrdata record
+                yield SkippedFile(ref, other)
+                return
     yield _v2(ref, doc, len(data) > MAX_RECORD_BYTES)
+
+
+#: The start of the reason a file is skipped here because another registry's reader takes it.
+OTHER_REGISTRY = "another registry's records"
+
+
+def _other_registry(doc: object = None, data: bytes | None = None, name: str = "") -> str | None:
+    """A skip reason when the document is another registry's record (read by
+    :mod:`ici_atlas.sources.registries`), else None."""
+    from .registries.detect import registry_json_format, sniff
+
+    if data is None:
+        fmt, why = registry_json_format(doc), ""
+    else:
+        fmt, _, why = sniff(data, name)
+    if fmt:
+        return f"{OTHER_REGISTRY} ({fmt}): read by the registry readers"
+    if data is not None and why.startswith(("ChiCTR search-results", "HTML page", "EUCTR web")):
+        return why  # a web page saved with a .json name: not a study record
+    return None
 
 
 def read_xml_document(ref: str, data: bytes) -> Iterator[FoundRecord | SkippedFile]:
@@ -186,7 +215,10 @@ def read_xml_document(ref: str, data: bytes) -> Iterator[FoundRecord | SkippedFi
         )
         return
     if root.tag != "clinical_study":
-        yield SkippedFile(ref, f"XML root <{root.tag}> is not <clinical_study>")
+        reason = (f"{OTHER_REGISTRY} (ictrp-xml): read by the registry readers"
+                  if root.tag == "Trials_downloaded_from_ICTRP"
+                  else f"XML root <{root.tag}> is not <clinical_study>")
+        yield SkippedFile(ref, reason)
         return
     study = convert_xml_study(root)
     problem = check_study(study)

@@ -19,7 +19,7 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable
 
 import duckdb
 import orjson
@@ -89,6 +89,7 @@ class RunResult:
     chunks: list[dict] = field(default_factory=list)
     skipped_files: list[dict] = field(default_factory=list)
     message: str = ""
+    registry: "Any" = None  # the load of other registries' files (store.registrations)
 
     def summary(self) -> str:
         c = self.counts
@@ -108,6 +109,8 @@ class RunResult:
             text += f", duplicates {self.duplicates:,}, files skipped {len(self.skipped_files):,}"
         if self.resumed_from:
             text += f", resumed from run {self.resumed_from}"
+        if self.registry is not None:
+            text += "\n" + self.registry.summary()
         return "; ".join([text, *self.notes])
 
 
@@ -293,7 +296,7 @@ Item = "FoundRecord | Prepared | SkippedFile"
 
 def load_files(con: duckdb.DuckDBPyConnection, path: str | Path,
                on_stored: OnStored | None = None,
-               items: Iterable[Item] | None = None) -> RunResult:
+               items: Iterable[Item] | None = None, allow_empty: bool = False) -> RunResult:
     """Load every study record under ``path`` (see :mod:`ici_atlas.sources.ctgov_files`).
 
     Streams: records are stored in batches as they are read, so memory holds one batch,
@@ -305,7 +308,8 @@ def load_files(con: duckdb.DuckDBPyConnection, path: str | Path,
     the record passed earlier (an older copy kept, or replaced by a better duplicate): a
     consumer that classifies while loading reclassifies those from the store at the end.
     ``items`` replaces reading ``path`` (records prepared elsewhere, e.g. by worker processes;
-    ``path`` still names the source).
+    ``path`` still names the source). ``allow_empty``: finding no ClinicalTrials.gov record
+    is not an error (the caller reads other registries' files next, from ``skipped_files``).
     """
     path = Path(path)
     source = str(path.resolve())
@@ -408,6 +412,11 @@ def load_files(con: duckdb.DuckDBPyConnection, path: str | Path,
         )
         finish_run(con, run_id, "incomplete", result.message)
         raise ReconciliationError(result.message, reported=found, stored=counts.stored)
+    if found == 0 and allow_empty:
+        result.message = (f"no ClinicalTrials.gov records in {path.name}; {len(skipped):,} "
+                          "files handed to the other registries' readers")
+        finish_run(con, run_id, "ok", result.message)
+        return result
     if found == 0:
         finish_run(con, run_id, "failed", "no study records found")
         raise InputError(

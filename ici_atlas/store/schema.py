@@ -20,7 +20,7 @@ from typing import Callable
 
 import duckdb
 
-SCHEMA_VERSION = "5"
+SCHEMA_VERSION = "6"
 
 CORE = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -80,6 +80,22 @@ CREATE TABLE IF NOT EXISTS record_warnings (  -- a kept record with a field read
 CREATE TABLE IF NOT EXISTS nct_aliases (  -- an earlier NCT ID the registry lists for a record
     alias          TEXT PRIMARY KEY,    -- identificationModule.nctIdAliases[*]
     nct_id         TEXT NOT NULL        -- the record's own (canonical) NCT ID
+);
+CREATE TABLE IF NOT EXISTS registrations (  -- a registration in a registry other than ClinicalTrials.gov
+    display_id        TEXT PRIMARY KEY,  -- the register's ID as shown: ChiCTR2400084905, EUCTR2012-003632-23 ...
+    registry          TEXT NOT NULL,     -- CHICTR, EUCTR, CTIS, ISRCTN, JPRN ... (CTGOV for rows of ICTRP exports)
+    trial_id          TEXT NOT NULL,     -- the register's own ID, normalised
+    title             TEXT,
+    registration_date TEXT,              -- ISO, as precise as the register gives it
+    model_json        JSON NOT NULL,     -- the fields read (ici_atlas.sources.registries.model)
+    study_zstd        BLOB NOT NULL,     -- the same as a ClinicalTrials.gov v2 study (for the classifiers)
+    raw_zstd          BLOB,              -- the record as found
+    content_hash      TEXT NOT NULL,
+    source            TEXT,
+    source_format     TEXT,              -- ictrp-csv, ictrp-xml, euctr-text, ctis-json, isrctn-json, chictr-html ...
+    ref               TEXT,              -- file (and item) it was read from
+    run_id            BIGINT,
+    loaded_at         TIMESTAMP
 );
 CREATE TABLE IF NOT EXISTS snapshots (    -- a release written by ici-atlas snapshot / update
     version        TEXT PRIMARY KEY,    -- YY.MINOR: year of the search, then a counter
@@ -207,7 +223,9 @@ DERIVED: dict[str, str] = {
         monotherapy_arm BOOLEAN NOT NULL, partner_classes VARCHAR[] NOT NULL,
         cancer_groups VARCHAR[] NOT NULL, oncotree_codes VARCHAR[] NOT NULL,
         line_of_therapy VARCHAR, setting VARCHAR, countries VARCHAR[] NOT NULL,
-        pd1_rule VARCHAR, line_rule VARCHAR, setting_rule VARCHAR, exposure VARCHAR""",
+        pd1_rule VARCHAR, line_rule VARCHAR, setting_rule VARCHAR, exposure VARCHAR,
+        registry VARCHAR NOT NULL DEFAULT 'CTGOV', trial_key VARCHAR, link_basis VARCHAR,
+        representative BOOLEAN NOT NULL DEFAULT TRUE""",
     "trial_agents": """
         nct_id VARCHAR NOT NULL, agent_id VARCHAR NOT NULL, target_class VARCHAR NOT NULL,
         bispecific BOOLEAN NOT NULL, other_target VARCHAR, intervention_name VARCHAR,
@@ -368,12 +386,28 @@ def _v4_to_v5(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(CORE)
 
 
+def _v5_to_v6(con: duckdb.DuckDBPyConnection) -> None:
+    """Schema 5 -> 6: ``registrations`` (other registries), and ``trials`` learns which
+    registry a row comes from and which trial it belongs to (``trial_key``; one
+    ``representative`` row per trial in the de-duplicated union). A ClinicalTrials.gov-only
+    store keeps its meaning: every row its own trial."""
+    con.execute(CORE)
+    if table_exists(con, "trials"):
+        con.execute("ALTER TABLE trials ADD COLUMN IF NOT EXISTS registry VARCHAR DEFAULT 'CTGOV'")
+        con.execute("ALTER TABLE trials ADD COLUMN IF NOT EXISTS trial_key VARCHAR")
+        con.execute("ALTER TABLE trials ADD COLUMN IF NOT EXISTS link_basis VARCHAR")
+        con.execute("ALTER TABLE trials ADD COLUMN IF NOT EXISTS representative BOOLEAN "
+                    "DEFAULT TRUE")
+        con.execute("UPDATE trials SET trial_key = nct_id WHERE trial_key IS NULL")
+
+
 #: version reached -> the step from the version before it. Each runs in one transaction.
 MIGRATIONS: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {
     2: _v1_to_v2,
     3: _v2_to_v3,
     4: _v3_to_v4,
     5: _v4_to_v5,
+    6: _v5_to_v6,
 }
 
 

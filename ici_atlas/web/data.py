@@ -26,6 +26,10 @@ from ..errors import InputError, invalid_choice
 from ..store.raw_json import unpack_json
 
 NCT_RE = re.compile(r"^NCT\d{8}$")
+#: Another registry's display ID (ChiCTR2400084905, EUCTR2012-003632-23, ISRCTN12949496 ...).
+REGISTRATION_RE = re.compile(r"^[A-Za-z][A-Za-z0-9-]{3,48}$")
+#: The WHO ICTRP page of a registration of any registry it holds.
+ICTRP_URL = "https://trialsearch.who.int/Trial2.aspx?TrialID={trial}"
 REGISTRY_URL = "https://clinicaltrials.gov/study/{nct}"
 REGISTRY_API_URL = "https://clinicaltrials.gov/api/v2/studies/{nct}"
 
@@ -59,7 +63,7 @@ def query_overview(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     counts = con.execute(
         "SELECT count(*), count(*) FILTER (WHERE is_pd1_pdl1), "
         "count(*) FILTER (WHERE is_pd1_pdl1 AND has_results), "
-        "count(*) FILTER (WHERE is_pd1_pdl1 AND bispecific) FROM trials").fetchone()
+        "count(*) FILTER (WHERE is_pd1_pdl1 AND bispecific) FROM trials WHERE representative").fetchone()
     raw = _one_value(con, "SELECT count(*) FROM raw_studies")
     quarantined = _one_value(con, "SELECT count(DISTINCT record_ref) FROM quarantine")
     warned = len({w["record_ref"] for w in query_stored_warnings(con)})
@@ -75,6 +79,7 @@ def query_overview(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
         "cancers": ls.query_cancers(con, top=12),
         "partners": ls.query_partners(con, targets_only=True, top=12),
         "sponsors": ls.query_sponsors(con),
+        "registries": ls.query_registries(con),
         "runs": runs,
     })
 
@@ -102,9 +107,9 @@ def query_trial_page(con: duckdb.DuckDBPyConnection, nct_id: str) -> dict[str, A
     """A trial's classification with what matched (``classify.query_trial``), the arms and
     interventions as the registry describes them, and links to the registry record."""
     nct = nct_id.upper()
-    if not NCT_RE.match(nct):
-        raise NotFound(f"Invalid NCT ID {nct_id!r}; expected NCT followed by 8 digits",
-                       fix="use an ID such as NCT02475213")
+    if not (NCT_RE.match(nct) or REGISTRATION_RE.match(nct_id)):
+        raise NotFound(f"Invalid trial ID {nct_id!r}; expected NCT followed by 8 digits or "
+                       "another registry's ID", fix="use an ID such as NCT02475213")
     ls.check_store(con)
     nct, requested_as = resolve_nct_id(con, nct)
     if not _one_value(con, "SELECT count(*) FROM trials WHERE nct_id = ?", [nct]):
@@ -114,16 +119,21 @@ def query_trial_page(con: duckdb.DuckDBPyConnection, nct_id: str) -> dict[str, A
     trial = query_trial(con, nct)
     explain = trial.pop("explain")
     raw = con.execute("SELECT json_zstd FROM raw_studies WHERE nct_id = ?", [nct]).fetchone()
+    if not raw:  # another registry's registration: its record as read
+        raw = con.execute("SELECT study_zstd FROM registrations WHERE display_id = ?",
+                          [nct]).fetchone()
     registry = _registry_arms(orjson.loads(unpack_json(raw[0]))) if raw and raw[0] else {
         "arm_groups": [], "interventions": [], "conditions": []}
+    links = ({"registry": REGISTRY_URL.format(nct=nct),
+              "registry_api": REGISTRY_API_URL.format(nct=nct)} if NCT_RE.match(nct) else
+             {"registry": ICTRP_URL.format(trial=nct), "registry_api": ICTRP_URL.format(trial=nct)})
     return jsonable({
         "trial": trial,
         "explain": explain,
         "record_warnings": [{k: w[k] for k in ("field", "reason")}
                             for w in query_stored_warnings(con, nct)],
         "registry": registry,
-        "links": {"registry": REGISTRY_URL.format(nct=nct),
-                  "registry_api": REGISTRY_API_URL.format(nct=nct)},
+        "links": links,
     })
 
 

@@ -62,6 +62,8 @@ PARAMETERS: dict[str, str] = {
     "posted_by": "Only trials first posted on or before this date (YYYY[-MM[-DD]]).",
     "sponsor": "Lead sponsor class, e.g. `INDUSTRY` (repeatable).",
     "country": "Location country, e.g. `China` (repeatable).",
+    "registry": "Registry, e.g. `CTGOV`, `CHICTR`, `EUCTR` (repeatable): every registration "
+                "in it; without it each trial is counted once (the de-duplicated union).",
     "q": f"Free text (at most {QUERY_MAX_CHARS} characters) searched in NCT ID, titles, "
          "acronym, sponsor and agents; case-insensitive.",
     "sort": "Sort key: " + ", ".join(f"`{k}`" for k in SORT_COLUMNS) + f" (default `{SORT_DEFAULT}`).",
@@ -87,14 +89,17 @@ def query_facets(con: duckdb.DuckDBPyConnection) -> Facets:
     classified trials; values seen only outside PD-(L)1 trials have count 0."""
     values: dict[str, list[tuple[str, int]]] = {}
     for name, (column, is_list) in LIST_FILTERS.items():
+        # counted once per trial (the union), except the registry facet: its registrations
+        counted = "is_pd1_pdl1" if name == "registry" else "is_pd1_pdl1 AND representative"
         if is_list:
             sql = f"""
-                SELECT v, count(DISTINCT nct_id) FILTER (WHERE is_pd1_pdl1)
-                FROM (SELECT nct_id, is_pd1_pdl1, unnest({column}) AS v FROM trials)
+                SELECT v, count(DISTINCT nct_id) FILTER (WHERE {counted})
+                FROM (SELECT nct_id, is_pd1_pdl1, representative, unnest({column}) AS v
+                      FROM trials)
                 WHERE v <> '' GROUP BY 1"""
         else:
             sql = f"""
-                SELECT {column}, count(*) FILTER (WHERE is_pd1_pdl1) FROM trials
+                SELECT {column}, count(*) FILTER (WHERE {counted}) FROM trials
                 WHERE {column} IS NOT NULL AND {column} <> '' GROUP BY 1"""
         rows = con.execute(sql).fetchall()
         if name == "phase":

@@ -292,12 +292,15 @@ def openapi(app: "DashboardApp", req: "Request") -> "Raw":
     return Raw("application/json", [json_bytes(build_openapi())])
 
 
-_NCT = (r"NCT\d{8}", "NCT ID of a trial in the store.", "NCT02475213")
+_NCT = (r"NCT\d{8}|[A-Za-z][A-Za-z0-9-]{3,48}",
+        "NCT ID of a trial in the store, or another registry's ID (ChiCTR..., EUCTR...).",
+        "NCT02475213")
 _SID = (r"[a-z0-9][a-z0-9\-]{0,80}", "Strategy id from /strategies.", "oncolytic-virus")
 
 ROUTES: tuple[Route, ...] = (
     Route("overview", "/", overview, "Store summary and the PD-(L)1 landscape in brief.",
-          response_keys=("store", "phases", "years", "cancers", "partners", "sponsors", "runs")),
+          response_keys=("store", "phases", "years", "cancers", "partners", "sponsors",
+                         "registries", "runs")),
     Route("trials_csv", "/trials.csv", trials_csv,
           "CSV of every trial in the explorer's current selection (all pages).",
           explorer.PARAMETERS, json_twin=False, content_type="text/csv"),

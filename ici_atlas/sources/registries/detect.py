@@ -141,6 +141,17 @@ def sniff(data: bytes, name: str = "") -> tuple[str | None, object, str]:
     return None, None, f"not a registry export ({suffix or 'no extension'}; content not recognised)"
 
 
+def registry_json_format(doc: object) -> str | None:
+    """The registry format of a parsed JSON document, None when it is not one read here
+    (ClinicalTrials.gov records included: ``ctgov_files`` reads those)."""
+    return _json_format(doc)[0]
+
+
+def registry_bytes_format(data: bytes, name: str = "") -> str | None:
+    """The registry format of a file's bytes, None when it is not one read here."""
+    return sniff(data, name)[0]
+
+
 def detect_format(path_or_bytes: Path | str | bytes, name: str = "") -> str | None:
     """The format of a file (see the module docstring), None when it is not one read here."""
     if isinstance(path_or_bytes, bytes):
