@@ -239,6 +239,9 @@ def main(argv: list[str] | None = None) -> int:
                          "(waitress, and the old wsgiref server as the baseline of the same run)")
     ap.add_argument("--per-client", type=int, default=100, help="requests per client "
                     "(--concurrency)")
+    ap.add_argument("--pages", action="store_true",
+                    help="instead: every page and JSON twin, unfiltered and with combinations "
+                         "of three filters, page cache off (target p95 <= 150 ms)")
     args = ap.parse_args(argv)
     n, repeats = (20_000, 10) if args.quick else (args.n, args.repeats)
     ctgov = shared_ctgov()
@@ -267,6 +270,10 @@ def main(argv: list[str] | None = None) -> int:
             facets = query_facets(con)
             con.close()
             return _concurrency(work, base, big, n, facets, args, log)
+        if args.pages:
+            facets = query_facets(con)
+            con.close()
+            return _pages(work, big, n, facets, repeats, args, log)
         con.close()
         load_before = os.getloadavg()[0]
         base_rows = bench_store(work / "base.duckdb", repeats, cases)
@@ -292,6 +299,70 @@ def main(argv: list[str] | None = None) -> int:
         print(f"machine: {os.cpu_count()} CPUs, 1-min load average {load_before:.1f} before, "
               f"{load_after:.1f} after")
     return 1 if args.check and not result["target_met"] else 0
+
+
+PAGES_TARGET_MS = 150.0
+
+
+def page_cases(facets) -> list[tuple[str, str, dict]]:
+    """(label, path, query): every page and JSON twin; the filterable ones unfiltered and
+    with three-filter combinations."""
+    def top(name: str, i: int = 0) -> str:
+        values = facets.values[name]
+        return values[min(i, len(values) - 1)][0]
+
+    combos = [
+        {"agent": top("agent"), "cancer": top("cancer"), "phase": "Phase 2"},
+        {"partner": top("partner"), "class": "PD-1", "since": 2019},
+        {"country": top("country"), "sponsor": "INDUSTRY", "line": top("line")},
+        {"phase": ["Phase 2", "Phase 3"], "cancer": [top("cancer"), top("cancer", 1)],
+         "posted_by": "2022-12-31"},
+    ]
+    out = []
+    for path in ("/trials", "/landscape"):
+        for fmt in ("", ".json"):
+            out.append((f"{path}{fmt} unfiltered", path + fmt, {}))
+            out += [(f"{path}{fmt} 3 filters #{i + 1}", path + fmt, c)
+                    for i, c in enumerate(combos)]
+    for path in ("/", "/index.json", "/orr", "/orr.json", "/approvals", "/approvals.json",
+                 "/strategies", "/strategies.json", "/regulators", "/regulators.json",
+                 "/changes", "/changes.json", "/runs", "/runs.json"):
+        out.append((f"{path}", path, {}))
+    out.append(("/orr.json 3 filters", "/orr.json",
+                {"cancer": "NSCLC", "line": "later-line", "class": "PD-1"}))
+    out.append(("/trials.csv 3 filters", "/trials.csv", combos[0]))
+    return out
+
+
+def _pages(work: Path, big: dict, n: int, facets, repeats: int, args, log) -> int:
+    from ici_atlas.web import DashboardApp
+
+    os.environ["ICI_ATLAS_WEB_CACHE"] = "0"  # every request computed, as a new query is
+    log(f"timing every page at {big['trials']:,} trials (page cache off) ...")
+    app = DashboardApp(work / "big.duckdb")
+    rows = []
+    try:
+        for label, path, query in page_cases(facets):
+            ms = time_request(app, path, query, repeats)
+            rows.append({"case": label, "p50_ms": statistics.median(ms),
+                         "p95_ms": percentile(ms, 95), "max_ms": max(ms)})
+    finally:
+        app.close()
+    base = next(r for r in rows if r["case"] == "/trials.json unfiltered")["p50_ms"]
+    worst = max(rows, key=lambda r: r["p95_ms"])
+    if args.json:
+        print(json.dumps({"n": n, "rows": rows, "worst": worst, "target_ms": PAGES_TARGET_MS}))
+    else:
+        print(f"\nevery page at {big['trials']:,} trials, one client, page cache off, "
+              f"{repeats} requests each")
+        print(f"{'case':<36}{'p50 ms':>9}{'p95 ms':>9}{'max ms':>9}{'p50/base':>10}")
+        for r in rows:
+            print(f"{r['case']:<36}{r['p50_ms']:>9.1f}{r['p95_ms']:>9.1f}{r['max_ms']:>9.1f}"
+                  f"{r['p50_ms'] / base:>10.2f}")
+        print(f"\nworst p95: {worst['case']} {worst['p95_ms']:.1f} ms (target <= "
+              f"{PAGES_TARGET_MS:g} ms: {'met' if worst['p95_ms'] <= PAGES_TARGET_MS else 'MISSED'}); "
+              f"base = /trials.json unfiltered, p50 {base:.1f} ms")
+    return 0
 
 
 def _concurrency(work: Path, base: dict, big: dict, n: int, facets, args, log) -> int:

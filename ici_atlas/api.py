@@ -12,7 +12,8 @@ call and closes it again, so a notebook never holds the file locked between call
 Filters have one name everywhere (see :mod:`ici_atlas.analyses.filters`): ``agent``
 (INN, code name or brand), ``target_class``, ``cancer``, ``phase``, ``partner``,
 ``status``, ``sponsor``, ``country``, ``line``, ``setting``, ``monotherapy``,
-``bispecific``, ``since``/``until`` (start year), ``posted_by`` (as-of date) and ``q``.
+``bispecific``, ``exposure``, ``registry``, ``since``/``until`` (start year),
+``posted_since``/``posted_until`` (first-posted year), ``posted_by`` (as-of date) and ``q``.
 """
 
 from __future__ import annotations

@@ -57,6 +57,32 @@ def test_csv_and_filters(landscape_db):  # noqa: F811
     assert sum(by_phase.values()) == by_phase["Phase 3"] > 0
 
 
+@pytest.mark.parametrize("args, where", [
+    (("--line", "later-line"), "line_of_therapy = 'later-line'"),
+    (("--status", "RECRUITING", "--status", "COMPLETED"),
+     "overall_status IN ('RECRUITING', 'COMPLETED')"),
+    (("--sponsor", "INDUSTRY", "--monotherapy", "yes"),
+     "sponsor_class = 'INDUSTRY' AND monotherapy_arm"),
+    (("--posted-since", "2019", "--posted-until", "2022"),
+     "year(first_posted) BETWEEN 2019 AND 2022"),
+    (("--bispecific", "no", "--country", "China"),
+     "NOT bispecific AND list_contains(countries, 'China')"),
+])
+def test_every_classified_field_is_a_command_line_filter(landscape_db, args, where):  # noqa: F811
+    """The dashboard's facets are the command's flags too: the total it names is the count
+    of the store's PD-(L)1 trials with that value."""
+    result = run("landscape", "phases", "--db", str(landscape_db), "--format", "json", *args)
+    assert result.exit_code == 0, result.output
+    con = duckdb.connect(str(landscape_db), read_only=True)
+    try:
+        expected = con.execute(f"SELECT count(*) FROM trials WHERE is_pd1_pdl1 AND "
+                               f"representative AND {where}").fetchone()[0]
+    finally:
+        con.close()
+    assert sum(r["trials"] for r in json.loads(result.stdout)) == expected > 0
+    assert int(result.stderr.split()[0].replace(",", "")) == expected
+
+
 def test_bad_phase_is_one_line_error(landscape_db):  # noqa: F811
     result = run("landscape", "phases", "--db", str(landscape_db), "--phase", "5")
     assert result.exit_code == 2

@@ -127,6 +127,22 @@ def test_filters_compose(con, pd1_trials):
     assert sum(r["trials"] for r in ls.query_phases(con, flt)) == len(expected)
 
 
+@pytest.mark.parametrize("n_values", [1, 2, 17])
+def test_several_values_of_a_filter_select_any_of_them(con, pd1_trials, n_values):
+    """One value, a few (tested one by one) and more than MAX_ORED_VALUES (list_has_any)
+    select the same trials: those with any of the chosen values."""
+    from ici_atlas.analyses.filters import MAX_ORED_VALUES, TrialFilter
+
+    countries = sorted({c for t in pd1_trials for c in _split(t["countries"])})
+    assert len(countries) > MAX_ORED_VALUES >= 2  # the shared store has enough to test all
+    chosen = countries[:n_values]
+    phases = ("Phase 2", "Phase 3")
+    flt = TrialFilter(country=tuple(chosen), phase=phases)
+    expected = [t for t in pd1_trials if set(chosen) & set(_split(t["countries"]))
+                and (t["phase_label"] or "NA") in phases]
+    assert ls.query_total(con, flt) == len(expected) > 0
+
+
 def test_partners_ranked_targets_first(con, pd1_trials):
     rows = ls.query_partners(con)
     kinds = ls.query_partner_kinds()

@@ -25,7 +25,9 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 PAGES = ["/", "/trials", "/trials?" + urlencode({"phase": "Phase 2", "cancer": "NSCLC"}),
          f"/trials/{HOSTILE_NCT}", "/approvals", "/approvals?agency=NMPA", "/orr",
          "/orr?by=agent", "/strategies", "/strategies/oncolytic-virus", "/regulators",
-         "/regulators?cell=tumour&druggable=yes", "/changes"]
+         "/regulators?cell=tumour&druggable=yes", "/changes", "/landscape",
+         "/landscape?" + urlencode({"stack": "partner", "time": "posted"}), "/runs",
+         "/orr?method=DL&measure=PAS"]
 
 
 @pytest.fixture(scope="module")
@@ -102,8 +104,9 @@ def test_a_filter_changes_the_table_and_the_chart(watched):
     total_before = int(page.locator("#total").inner_text().replace(",", ""))
     bars_before = _phase_bars(page)
     rows_before = page.locator("#trials-table tbody tr").count()
+    page.click("#facet-phase summary")  # open the phase facet
     with page.expect_navigation():
-        page.select_option("select[name=phase]", "Phase 3")  # app.js submits on change
+        page.check("input[name=phase][value='Phase 3']")  # app.js submits on change
     assert "phase=Phase+3" in page.url
     total_after = int(page.locator("#total").inner_text().replace(",", ""))
     assert 0 < total_after < total_before

@@ -45,7 +45,8 @@ PAGE_FILTERS = (
 #: Every element the dashboard's templates and charts produce.
 ALLOWED_TAGS = frozenset("""html head meta title link script body header nav a main h1 h2
     section div span p strong figure figcaption svg g rect text line circle polygon table thead
-    tbody tr th td form label select option input button footer""".split())
+    tbody tr th td form label select option input button footer details summary fieldset
+    legend""".split())
 
 
 class _MarkupAudit(HTMLParser):
@@ -217,4 +218,4 @@ def test_explorer_sql_has_no_request_text():
     from ici_atlas.analyses.filters import SEARCH_COLUMNS
 
     n_tests = len(SEARCH_COLUMNS) + 1  # the columns and the agent list
-    assert params == [["pembrolizumab"], ["China"], 2020] + ["%x' OR 1=1 --%"] * n_tests
+    assert params == ["pembrolizumab", "China", 2020] + ["%x' OR 1=1 --%"] * n_tests

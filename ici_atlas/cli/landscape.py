@@ -28,7 +28,9 @@ FIGURE_FOR = {
 
 
 _FILTER_PARAMS = ("target_class", "cancers", "phases", "agents", "partners", "since", "until",
-                  "posted_by", "exposure", "registries")
+                  "posted_by", "posted_since", "posted_until", "exposure", "registries",
+                  "statuses", "sponsors", "countries", "lines", "settings", "monotherapy",
+                  "bispecific", "text")
 
 
 def filter_options(command: Callable) -> Callable:
@@ -42,10 +44,42 @@ def filter_options(command: Callable) -> Callable:
                    "phase": list(raw["phases"]), "agent": list(raw["agents"]),
                    "partner": list(raw["partners"]), "since": raw["since"],
                    "until": raw["until"], "posted_by": raw["posted_by"],
-                   "exposure": raw["exposure"], "registry": list(raw["registries"])}
+                   "posted_since": raw["posted_since"], "posted_until": raw["posted_until"],
+                   "exposure": raw["exposure"], "registry": list(raw["registries"]),
+                   "status": list(raw["statuses"]), "sponsor": list(raw["sponsors"]),
+                   "country": list(raw["countries"]), "line": list(raw["lines"]),
+                   "setting": list(raw["settings"]), "monotherapy": raw["monotherapy"],
+                   "bispecific": raw["bispecific"], "q": raw["text"]}
         return command(*args, filters=filters, **kwargs)
 
     func = wrapper
+    func = click.option("--text", "text", metavar="TEXT",
+                        help="Only trials whose NCT ID, titles, acronym, sponsor or agents "
+                             "contain TEXT (case-insensitive).")(func)
+    func = click.option("--bispecific", type=Choice(["yes", "no"]), default=None,
+                        help="Only trials that give (yes) or do not give (no) a bispecific "
+                             "PD-(L)1 agent.")(func)
+    func = click.option("--monotherapy", type=Choice(["yes", "no"]), default=None,
+                        help="Only trials with (yes) or without (no) a PD-(L)1 monotherapy "
+                             "arm.")(func)
+    func = click.option("--setting", "settings", multiple=True, metavar="SETTING",
+                        help="Only trials in this treatment setting (e.g. advanced, "
+                             "neoadjuvant); repeatable.")(func)
+    func = click.option("--line", "lines", multiple=True, metavar="LINE",
+                        help="Only trials in this line of therapy (e.g. first-line); "
+                             "repeatable.")(func)
+    func = click.option("--country", "countries", multiple=True, metavar="COUNTRY",
+                        help="Only trials with a site in this country; repeatable.")(func)
+    func = click.option("--sponsor", "sponsors", multiple=True, metavar="CLASS",
+                        help="Only trials whose lead sponsor has this class (e.g. INDUSTRY); "
+                             "repeatable.")(func)
+    func = click.option("--status", "statuses", multiple=True, metavar="STATUS",
+                        help="Only trials with this overall status (e.g. RECRUITING); "
+                             "repeatable.")(func)
+    func = click.option("--posted-until", "posted_until", type=int, metavar="YEAR",
+                        help="Only trials first posted in YEAR or earlier.")(func)
+    func = click.option("--posted-since", "posted_since", type=int, metavar="YEAR",
+                        help="Only trials first posted in YEAR or later.")(func)
     func = click.option("--registry", "registries", multiple=True, metavar="NAME",
                         help="Only registrations in this registry (CTGOV, CHICTR, EUCTR, CTIS, "
                              "ISRCTN ...); repeatable. Default: every registry, each trial "

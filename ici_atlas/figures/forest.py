@@ -29,8 +29,10 @@ def plot_forest(studies: pd.DataFrame, pooled: pd.DataFrame, title: str | None =
         if g is not None:
             p = pooled[pooled["group"] == g].iloc[0].to_dict()
             entries.append(("pooled", _pooled_label(p, f"{g}"), p))
-    overall = pooled[pooled["group"] == "overall"].iloc[0].to_dict()
-    entries.append(("pooled", _pooled_label(overall, "Overall"), overall))
+    overall = pooled[pooled["group"] == "overall"]
+    if len(overall):  # subgroups pooled separately (e.g. the dashboard's ORR page) have none
+        row = overall.iloc[0].to_dict()
+        entries.append(("pooled", _pooled_label(row, "Overall"), row))
     n = len(entries)
     fig = new_figure(7.5, max(2.4, 0.3 * n + 1.0))
     ax = fig.add_subplot(1, 1, 1)

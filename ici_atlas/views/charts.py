@@ -34,6 +34,7 @@ class Bar:
     colour: str
     members: tuple[str, ...] = ()
     member_kind: str = "trials"  # what the members are: trials (NCT IDs), agents ...
+    href: str = ""  # a link the bar is (the dashboard: the same view filtered to this bar)
 
 
 @dataclass
@@ -84,11 +85,23 @@ def _bar_group(bar: Bar, rect: str) -> str:
     title = f"{bar.label}: {bar.text}"
     if bar.members:
         title += f"\n{bar.member_kind}: {_members_text(bar)}"
+    if bar.href:  # a link: keyboard-focusable by itself, no script needed
+        title += "\n(select to filter by it)"
+        return (f'<a class="bar-link" href="{esc(bar.href)}"><g class="bar" '
+                f'data-label="{esc(bar.label)}" data-text="{esc(bar.text)}">'
+                f'<title>{esc(title)}</title>{rect}</g></a>')
     return (
         f'<g class="bar" tabindex="0" data-label="{esc(bar.label)}" data-text="{esc(bar.text)}" '
         f'data-kind="{esc(bar.member_kind)}" data-ids="{esc(" ".join(shown))}" '
         f'data-more="{more}"><title>{esc(title)}</title>{rect}</g>'
     )
+
+
+def _fit(label: str, room: float) -> str:
+    """``label`` shortened with an ellipsis to fit ``room`` pixels (the full text stays in
+    a ``<title>``: nothing is cut off silently)."""
+    most = max(4, int(room / 6.8))
+    return label if len(label) <= most else label[: most - 1] + "…"
 
 
 def _label_width(bars: list[Bar]) -> float:
@@ -125,8 +138,10 @@ def _horizontal(chart: Chart, chart_id: str, title: str) -> str:
         w = max(bar.value * scale, 0.0)
         rect = (f'<rect x="{_f(left)}" y="{_f(y + 3)}" width="{_f(w)}" height="{_f(_ROW - 6)}" '
                 f'fill="{esc(bar.colour)}"/>')
+        shown = _fit(bar.label, left - 10)
+        full = f"<title>{esc(bar.label)}</title>" if shown != bar.label else ""
         parts.append(f'<text class="label" x="{_f(left - 6)}" y="{_f(y + _ROW / 2 + 4)}" '
-                     f'text-anchor="end">{esc(bar.label)}</text>')
+                     f'text-anchor="end">{full}{esc(shown)}</text>')
         parts.append(_bar_group(bar, rect))
         parts.append(f'<text class="value" x="{_f(left + w + 4)}" y="{_f(y + _ROW / 2 + 4)}">'
                      f'{esc(bar.text)}</text>')

@@ -35,6 +35,18 @@ def _text(x: float, y: float, text: object, anchor: str = "start", cls: str = ""
             f"{escape(text)}</text>")
 
 
+def _labelled(x: float, y: float, text: object, n: int, anchor: str = "start",
+              cls: str = "") -> str:
+    """A label shortened to ``n`` characters with its full text as a tooltip (nothing is
+    cut off silently)."""
+    full = "" if text is None else str(text)
+    shown = _clip(full, n)
+    klass = f' class="{cls}"' if cls else ""
+    tip = f"<title>{escape(full)}</title>" if shown != full else ""
+    return (f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="{anchor}" font-size="{FONT}"{klass}>'
+            f"{tip}{escape(shown)}</text>")
+
+
 def _clip(text: object, n: int = 34) -> str:
     s = "" if text is None else str(text)
     return s if len(s) <= n else s[: n - 1] + "…"
@@ -134,21 +146,23 @@ def render_forest(subgroups: Sequence[dict], label: str, chart_id: str = "orr-fo
     def x_of(p: float) -> float:
         return left + max(0.0, min(1.0, p)) * plot_w
 
-    body = [_text(left - 6, 14, "Trial / arm", "end", "muted"),
+    # Column headers above the plot, tick labels below it only: nothing shares a line.
+    body = [_text(8, 14, "Trial / arm", "start", "muted"),
+            _text(left + plot_w / 2, 14, "ORR (each arm: exact 95% CI; pooled: diamond)",
+                  "middle", "muted"),
             _text(width - right + 8, 14, "ORR % (95% CI)", "start", "muted")]
     for tick in (0, 0.2, 0.4, 0.6, 0.8, 1.0):
         x = x_of(tick)
         body.append(f'<line x1="{x:.1f}" y1="{top - 8}" x2="{x:.1f}" y2="{height - 26}" '
                     f'stroke="#e3e3e3"/>')
         body.append(_text(x, height - 10, f"{tick * 100:.0f}%", "middle", "muted"))
-        body.append(_text(x, 14, f"{tick * 100:.0f}%", "middle", "muted"))
     if not lines:
         body.append(_text(width / 2, height / 2, "No arms match", "middle", "muted"))
     nmax = max([a.get("n_evaluable") or 1 for _, a in lines if _ == "arm"] + [1])
     for i, (kind, item) in enumerate(lines):
         y = top + i * row_h
         if kind == "head":
-            body.append(_text(8, y + 4, _clip(item["label"], 60), "start", "group"))
+            body.append(_labelled(8, y + 4, item["label"], 60, "start", "group"))
             continue
         lo, hi, est = item.get("ci_lb"), item.get("ci_ub"), item.get("orr")
         interval = (f"{est * 100:.1f} ({lo * 100:.1f}–{hi * 100:.1f})"
@@ -156,7 +170,7 @@ def render_forest(subgroups: Sequence[dict], label: str, chart_id: str = "orr-fo
         if kind == "arm":
             name = f"{item['trial']}: {item['arm']}"
             colour = LINE_COLOURS.get(item.get("line"), BAR_COLOUR)
-            body.append(_text(left - 6, y + 4, _clip(name, 44), "end"))
+            body.append(_labelled(left - 6, y + 4, name, 44, "end"))
             if lo is not None and hi is not None:
                 body.append(f'<line x1="{x_of(lo):.1f}" y1="{y}" x2="{x_of(hi):.1f}" y2="{y}" '
                             f'stroke="{colour}" stroke-width="1.5"/>')
@@ -174,3 +188,61 @@ def render_forest(subgroups: Sequence[dict], label: str, chart_id: str = "orr-fo
                             f'{escape(item["label"])}: pooled ORR {interval}</title></polygon>')
         body.append(_text(width - right + 8, y + 4, interval))
     return _svg(width, height, body, label, chart_id)
+
+
+STACK_COLOURS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#999999")
+
+
+def render_stacked(years: Sequence[dict], series: Sequence[str], label: str, chart_id: str,
+                   hrefs: Sequence[str] = (), width: int = 900) -> Markup:
+    """Stacked columns: one per year, one segment per series (hover: year, series, count;
+    a column is a link when ``hrefs`` gives one)."""
+    if not years:
+        return _svg(width, 60, [_text(width / 2, 30, "No trials match", "middle", "muted")],
+                    label, chart_id)
+    left, top, bottom, legend_h = 50, 16, 40, 22 * ((len(series) + 3) // 4)
+    plot_h = 220
+    col = max(6.0, min(40.0, (width - left - 20) / len(years)))
+    width = int(left + col * len(years) + 20)
+    height = top + plot_h + bottom + legend_h
+    vmax = max(sum(y[k] for k in series) for y in years) or 1
+    scale = plot_h / vmax
+    body = []
+    for t in _ticks(vmax):
+        yy = top + plot_h - t * scale
+        body.append(f'<line class="grid" x1="{left}" y1="{yy:.1f}" x2="{width - 20}" '
+                    f'y2="{yy:.1f}"/>')
+        body.append(_text(left - 6, yy + 4, f"{t:,}", "end", "tick"))
+    colours = {k: STACK_COLOURS[i % len(STACK_COLOURS)] for i, k in enumerate(series)}
+    step = max(1, len(years) // 15)
+    for i, y in enumerate(years):
+        x = left + i * col
+        base = top + plot_h
+        segs = []
+        for k in series:
+            n = y.get(k, 0)
+            if not n:
+                continue
+            h = n * scale
+            base -= h
+            segs.append(f'<rect x="{x + 1:.1f}" y="{base:.1f}" width="{col - 2:.1f}" '
+                        f'height="{h:.1f}" fill="{colours[k]}"><title>{escape(y["year"])}, '
+                        f'{escape(k)}: {n:,} trials</title></rect>')
+        group = "".join(segs)
+        if i < len(hrefs) and hrefs[i]:
+            group = f'<a class="bar-link" href="{escape(hrefs[i])}">{group}</a>'
+        body.append(group)
+        if i % step == 0:
+            body.append(_text(x + col / 2, top + plot_h + 16, y["year"], "middle", "tick"))
+    for i, k in enumerate(series):
+        lx = left + (i % 4) * 210
+        ly = top + plot_h + bottom + 14 + (i // 4) * 22
+        body.append(f'<rect x="{lx}" y="{ly - 10}" width="12" height="12" fill="{colours[k]}"/>')
+        body.append(_text(lx + 18, ly, _clip(k, 28)))
+    return _svg(width, height, body, label, chart_id)
+
+
+def _ticks(vmax: float) -> list[int]:
+    from ..views.charts import nice_ticks
+
+    return [int(t) for t in nice_ticks(vmax, 5)]

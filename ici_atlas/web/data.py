@@ -193,7 +193,15 @@ ORR_PARAMETERS: dict[str, str] = {
     "haematological": "`yes`: include haematological malignancies (the review's Figure 4 "
                       "is advanced solid tumours).",
     "subgroups": "`yes`: include biomarker or other subgroups of a trial's primary population.",
+    "method": "τ² estimator: `REML` (default), `DL`, `PM`, `ML`, `HS`, `SJ`, `HE`, `EB`, `FE` "
+              "or `GLMM` (as `ici-atlas pool --method`).",
+    "test": "`knha` (Hartung–Knapp, default) or `z`.",
+    "measure": "Transform: `PLO` (logit, default), `PAS` (arcsine), `PFT` (Freeman–Tukey), "
+               "`PLN` (log) or `PR` (raw proportion).",
 }
+ORR_METHODS = ("REML", "DL", "PM", "ML", "HS", "SJ", "HE", "EB", "FE", "GLMM")
+ORR_TESTS = ("knha", "z")
+ORR_MEASURES = ("PLO", "PAS", "PFT", "PLN", "PR")
 
 
 def _arm_interval(arm: ef.OrrArm) -> tuple[float | None, float | None]:
@@ -213,6 +221,14 @@ def query_orr_page(params: Mapping[str, str]) -> dict[str, Any]:
             raise InputError(f"Invalid {name} {value!r}; expected one of ['yes', 'no']",
                              fix=f"use {name}=yes or {name}=no")
         flags[name] = value == "yes"
+    choices = {}
+    for name, allowed, default in (("method", ORR_METHODS, "REML"), ("test", ORR_TESTS, "knha"),
+                                   ("measure", ORR_MEASURES, "PLO")):
+        value = params.get(name) or default
+        match = next((a for a in allowed if a.lower() == value.lower()), None)
+        if match is None:
+            raise invalid_choice(name, value, allowed, "Use one of the listed values.")
+        choices[name] = match
     by_text = params.get("by") or "tumor,line"
     by = tuple(b.strip() for b in by_text.split(",") if b.strip())
     if not by or len(by) > 3:
@@ -228,7 +244,15 @@ def query_orr_page(params: Mapping[str, str]) -> dict[str, Any]:
                      include_subgroups=flags["subgroups"])
     arms = ef.query_orr_arms(**selection)
     left_out = ef.left_out_counts(**selection)
-    pooled = ef.pool_orr(arms, by=by)
+    import warnings
+
+    from ..errors import StatisticalWarning
+
+    with warnings.catch_warnings(record=True) as caught:  # shown on the page, not logged
+        warnings.simplefilter("always", StatisticalWarning)
+        pooled = ef.pool_orr(arms, by=by, **choices)
+    notes = list(dict.fromkeys(str(w.message) for w in caught
+                               if issubclass(w.category, StatisticalWarning)))
     attrs = [ef.GROUP_KEYS[b] for b in by]
     members: dict[tuple, list[dict]] = {}
     for arm in arms:
@@ -245,6 +269,8 @@ def query_orr_page(params: Mapping[str, str]) -> dict[str, Any]:
     return jsonable({
         "filters": {k: v for k, v in params.items() if v},
         "by": list(by),
+        "method": choices,
+        "warnings": notes,
         "arms": len(arms),
         "left_out": [{"reason": k, "rows": v} for k, v in left_out.items()],
         "subgroups": subgroups,
@@ -309,11 +335,23 @@ REGULATOR_PARAMETERS: dict[str, str] = {
 }
 
 
+def query_drugged_regulators(con: duckdb.DuckDBPyConnection | None
+                             ) -> tuple[bool, list[dict]]:
+    """(trials linked?, every druggable regulator with the store's PD-(L)1 trials giving its
+    agents). The same for every filter of the page: the app computes it once."""
+    from ..analyses import regulators as rg
+
+    classified = con is not None and ev.store_is_classified(con)
+    return classified, rg.query_drugged(con if classified else None)
+
+
 def query_regulators_page(con: duckdb.DuckDBPyConnection | None,
-                          params: Mapping[str, str]) -> dict[str, Any]:
+                          params: Mapping[str, str],
+                          drugged: tuple[bool, list[dict]] | None = None) -> dict[str, Any]:
     """The regulators of Figure 1 passing the filters, the relations among them, the
     druggable ones with the PD-(L)1 trials in the store that give their agents, and the
-    timeline (Supplementary Figure 1)."""
+    timeline (Supplementary Figure 1). ``drugged``: :func:`query_drugged_regulators`, when
+    already computed."""
     from ..analyses import regulators as rg
     from ..analyses.timeline import query_timeline
 
@@ -327,13 +365,12 @@ def query_regulators_page(con: duckdb.DuckDBPyConnection | None,
                            cell=cell, level=level)
     ids = {r["node_id"] for r in nodes}
     edges = [e for e in rg.query_edges() if e["source"] in ids or e["target"] in ids]
-    classified = con is not None and ev.store_is_classified(con)
-    drugged = [r for r in rg.query_drugged(con if classified else None) if r["node_id"] in ids]
+    classified, every_drugged = drugged if drugged is not None else query_drugged_regulators(con)
     return jsonable({
         "filters": {k: v for k, v in params.items() if v},
         "regulators": nodes,
         "relations": edges,
-        "drugged": drugged,
+        "drugged": [r for r in every_drugged if r["node_id"] in ids],
         "trials_linked": classified,
         "timeline": query_timeline(),
     })
@@ -388,4 +425,177 @@ def query_changes_page(con: duckdb.DuckDBPyConnection, params: Mapping[str, str]
         "version_from": rows[0]["version_from"] if rows else None,
         "counts": {s: counts.get(s, 0) for s in CHANGE_SECTIONS},
         "changes": rows,
+    })
+
+
+# ---------------------------------------------------------------------------- landscape
+
+#: The landscape page's charts: table, title, the filter a bar sets, the row's key column.
+LANDSCAPE_CHARTS: tuple[tuple[str, str, str, str], ...] = (
+    ("phases", "Figure 2A. Trials per phase", "phase", "phase"),
+    ("cancers_pd1", "Figure 2B. Anti-PD-1 trials per cancer group", "cancer", "cancer_group"),
+    ("cancers_pdl1", "Figure 2C. Anti-PD-L1 trials per cancer group", "cancer", "cancer_group"),
+    ("partners", "Figure 5A. Combination partners", "partner", "partner_class"),
+    ("bispecifics", "Figure 5B. Bispecific agents", "agent", "agent"),
+)
+STACKS = ("class", "partner", "cancer")
+TIMES = ("start", "posted")
+LANDSCAPE_TOP = 15
+MEMBERS_SHOWN = 20
+
+
+def _bar_members(con: duckdb.DuckDBPyConnection, flt) -> dict[str, dict[str, list[str]]]:
+    """The first NCT IDs behind each bar of every landscape chart (for the hover text), in
+    one pass over the selection: {chart: {bar value: [NCT IDs]}}."""
+    where, params = flt.where("t")
+    first = f"list(nct_id ORDER BY nct_id)[1:{MEMBERS_SHOWN}]"
+    per_chart = {
+        "phases": "SELECT 'phases', coalesce(phase_label, 'NA') AS v, nct_id FROM sel",
+        "cancers_pd1": "SELECT 'cancers_pd1', unnest(cancer_groups), nct_id FROM sel "
+                       "WHERE list_contains(target_class, 'PD-1')",
+        "cancers_pdl1": "SELECT 'cancers_pdl1', unnest(cancer_groups), nct_id FROM sel "
+                        "WHERE list_contains(target_class, 'PD-L1')",
+        "partners": "SELECT 'partners', unnest(partner_classes), nct_id FROM sel",
+        "bispecifics": "SELECT DISTINCT 'bispecifics', a.agent_id, a.nct_id FROM trial_agents a "
+                       "SEMI JOIN sel USING (nct_id) WHERE a.bispecific",
+    }
+    sql = (f"WITH sel AS MATERIALIZED (SELECT t.nct_id, t.phase_label, t.cancer_groups, "
+           f"t.partner_classes, t.target_class FROM trials t WHERE {where}), "
+           f"bars (chart, v, nct_id) AS ({' UNION ALL '.join(per_chart.values())}) "
+           f"SELECT chart, v, {first} FROM bars GROUP BY chart, v")
+    out: dict[str, dict[str, list[str]]] = {chart: {} for chart in per_chart}
+    for chart, value, ids in con.execute(sql, params).fetchall():
+        out[chart][str(value)] = list(ids)
+    return out
+
+
+def query_time(con: duckdb.DuckDBPyConnection, flt, stack: str = "class",
+               time: str = "start") -> dict[str, Any]:
+    """Trials per start (or first-posted) year, stacked by target class, partner class or
+    cancer group (the largest groups; a trial in several groups counts in each)."""
+    where, params = flt.where("t")
+    year = "t.start_year" if time == "start" else "year(t.first_posted)"
+    if stack == "class":
+        key = ("CASE WHEN len(t.target_class) > 1 THEN 'PD-1 and PD-L1' "
+               "WHEN len(t.target_class) = 1 THEN t.target_class[1] ELSE 'none' END")
+        rows = con.execute(f"SELECT {year} AS y, {key} AS k, count(*) FROM trials t "
+                           f"WHERE {where} AND {year} IS NOT NULL GROUP BY 1, 2", params).fetchall()
+    else:
+        column = "partner_classes" if stack == "partner" else "cancer_groups"
+        rows = con.execute(f"SELECT y, k, count(*) FROM (SELECT {year} AS y, "
+                           f"unnest(t.{column}) AS k FROM trials t WHERE {where} "
+                           f"AND {year} IS NOT NULL) GROUP BY 1, 2", params).fetchall()
+    totals: dict[str, int] = {}
+    for _, k, n in rows:
+        totals[k] = totals.get(k, 0) + n
+    series = sorted(totals, key=lambda k: (-totals[k], k))
+    if stack != "class" and len(series) > 6:
+        keep = set(series[:6])
+        series = series[:6] + ["other"]
+    else:
+        keep = set(series)
+    years: dict[int, dict[str, int]] = {}
+    for y, k, n in rows:
+        name = k if k in keep else "other"
+        years.setdefault(int(y), {})
+        years[int(y)][name] = years[int(y)].get(name, 0) + n
+    return {"stack": stack, "time": time, "series": series,
+            "years": [{"year": y, **{k: years[y].get(k, 0) for k in series}}
+                      for y in sorted(years)]}
+
+
+def query_landscape_page(con: duckdb.DuckDBPyConnection, flt, stack: str = "class",
+                         time: str = "start") -> dict[str, Any]:
+    """The landscape of the selection: Figures 2A-C and 5A-B, the time chart, the total and
+    the trials behind each bar."""
+    if stack not in STACKS:
+        raise invalid_choice("stack", stack, STACKS, "Use one of the listed values.")
+    if time not in TIMES:
+        raise invalid_choice("time", time, TIMES, "Use start or posted.")
+    ls.check_store(con)
+    flt = ls.check_filter(con, flt)
+    pd1 = flt.replace(target_class="PD-1")
+    pdl1 = flt.replace(target_class="PD-L1")
+    done: dict[str, Any] = {
+        "phases": ls.query_phases(con, flt),
+        "cancers_pd1": ([] if flt.target_class == "PD-L1" else
+                        ls.query_cancers(con, pd1, top=LANDSCAPE_TOP)),
+        "cancers_pdl1": ([] if flt.target_class == "PD-1" else
+                         ls.query_cancers(con, pdl1, top=LANDSCAPE_TOP)),
+        "partners": ls.query_partners(con, flt, top=LANDSCAPE_TOP),
+        "bispecifics": ls.query_bispecifics(con, flt),
+        "total": ls.query_total(con, flt),
+        "time": query_time(con, flt, stack, time),
+        "members": _bar_members(con, flt),
+    }
+    tables = {name: done[name] for name, *_ in LANDSCAPE_CHARTS}
+    members = done["members"]
+    return jsonable({
+        "filters": flt.active(),
+        "total": done["total"],
+        "tables": tables,
+        "members": members,
+        "time": done["time"],
+    })
+
+
+# ---------------------------------------------------------------------------- runs
+
+RUNS_PARAMETERS: dict[str, str] = {
+    "kind": "Only runs of this kind (`fetch`, `load`, `classify`, `lit-search` ...).",
+    "status": "Only runs with this status: `ok`, `failed`, `incomplete`, `interrupted` or "
+              "`running`.",
+    "source": "Only runs whose source (folder or API address) contains this text.",
+    "page": "Page of 50 runs, newest first (default 1).",
+}
+RUN_STATUSES = ("ok", "failed", "incomplete", "interrupted", "running")
+RUNS_PER_PAGE = 50
+RUN_COLUMNS = ("run_id", "kind", "status", "source", "reported_total", "stored_total",
+               "quarantined", "started_at", "finished_at", "tool_version", "message")
+
+
+def query_runs_page(con: duckdb.DuckDBPyConnection, params: Mapping[str, str]
+                    ) -> dict[str, Any]:
+    """Every fetch, load, classification and literature run that built the store, with what
+    the source reported and what was stored (count reconciliation), newest first."""
+    from ..report.methods import shareable_source
+
+    kinds = [r[0] for r in con.execute("SELECT DISTINCT kind FROM runs ORDER BY 1").fetchall()]
+    clauses, args = [], []
+    kind = params.get("kind") or None
+    if kind:
+        if kind not in kinds:
+            raise invalid_choice("kind", kind, kinds or ["(no run yet)"],
+                                 "Pick a kind from the list.")
+        clauses.append("kind = ?")
+        args.append(kind)
+    status = params.get("status") or None
+    if status:
+        if status not in RUN_STATUSES:
+            raise invalid_choice("status", status, RUN_STATUSES, "Use a listed status.")
+        clauses.append("status = ?")
+        args.append(status)
+    source = (params.get("source") or "").strip()
+    if source:
+        clauses.append("strpos(lower(source), lower(?)) > 0")
+        args.append(source)
+    where = " AND ".join(clauses) or "TRUE"
+    total = int(_one_value(con, f"SELECT count(*) FROM runs WHERE {where}", args))
+    pages = max(1, -(-total // RUNS_PER_PAGE))
+    raw_page = params.get("page") or "1"
+    if not raw_page.isdigit() or int(raw_page) < 1:
+        raise InputError(f"page: {raw_page!r} is not a page number. Use 1 or more.")
+    page = min(int(raw_page), pages)
+    rows = con.execute(
+        f"SELECT {', '.join(RUN_COLUMNS)} FROM runs WHERE {where} "
+        f"ORDER BY started_at DESC, run_id DESC LIMIT {RUNS_PER_PAGE} "
+        f"OFFSET {(page - 1) * RUNS_PER_PAGE}", args).fetchall()
+    runs = []
+    for row in rows:
+        run = dict(zip(RUN_COLUMNS, row))
+        run["source"] = shareable_source(run["source"])
+        runs.append(run)
+    return jsonable({
+        "filters": {k: v for k, v in params.items() if v},
+        "total": total, "page": page, "pages": pages, "kinds": kinds, "runs": runs,
     })

@@ -59,7 +59,9 @@ PARAMETERS: dict[str, str] = {
                 "(an observational study of patients treated in care).",
     "since": "Earliest start year (inclusive).",
     "until": "Latest start year (inclusive).",
-    "posted_by": "Only trials first posted on or before this date (YYYY[-MM[-DD]]).",
+    "posted_by": "As of this date: only trials first posted on or before it (YYYY[-MM[-DD]]).",
+    "posted_since": "Earliest first-posted year (inclusive).",
+    "posted_until": "Latest first-posted year (inclusive).",
     "sponsor": "Lead sponsor class, e.g. `INDUSTRY` (repeatable).",
     "country": "Location country, e.g. `China` (repeatable).",
     "registry": "Registry, e.g. `CTGOV`, `CHICTR`, `EUCTR` (repeatable): every registration "
@@ -110,6 +112,52 @@ def query_facets(con: duckdb.DuckDBPyConnection) -> Facets:
     return Facets(values)
 
 
+#: Facets counted live: (facet, the filter it belongs to, SQL value, is a list column).
+LIVE_FACETS: tuple[tuple[str, str, str, bool], ...] = tuple(
+    (name, name, "coalesce(phase_label, 'NA')" if name == "phase" else column, is_list)
+    for name, (column, is_list) in LIST_FILTERS.items()
+) + (
+    ("class", "target_class", "target_class", True),
+    ("bispecific", "bispecific", "CASE WHEN bispecific THEN 'yes' ELSE 'no' END", False),
+    ("monotherapy", "monotherapy", "CASE WHEN monotherapy_arm THEN 'yes' ELSE 'no' END", False),
+    ("start_year", "start_year", "CAST(start_year AS VARCHAR)", False),
+    ("posted_year", "first_posted", "CAST(year(first_posted) AS VARCHAR)", False),
+)
+
+
+def query_live_facets(con: duckdb.DuckDBPyConnection, flt: TrialFilter
+                      ) -> dict[str, dict[str, int]]:
+    """For every facet, the number of trials each value would select given the *other*
+    filters in use (a facet ignores its own choice, so choosing more values of it stays
+    possible, as in datasette's facets). One query: the other filters are evaluated once per
+    trial (``p_<filter>`` columns), then each facet is grouped."""
+    clauses = flt.clauses("")
+    base = flt.base_clauses("", union=False)
+    union = not flt.registry
+    columns = sorted({c for _, _, c, _ in LIVE_FACETS})
+    preds = [f"({sql}) AS p_{name}" for name, (sql, _) in clauses.items()]
+    params = [v for _, (_, values) in clauses.items() for v in values]
+    select = ", ".join([f"{c} AS f{i}" for i, c in enumerate(columns)] + ["representative"]
+                       + preds)
+    parts = []
+    for facet, owner, column, is_list in LIVE_FACETS:
+        others = [f"p_{n}" for n in clauses if n != owner]
+        if union and facet != "registry":
+            others.append("representative")
+        cond = " AND ".join(others) or "TRUE"
+        col = f"f{columns.index(column)}"
+        value = f"unnest({col})" if is_list else col
+        parts.append(f"SELECT '{facet}' AS facet, v, count(*) AS n FROM "
+                     f"(SELECT {value} AS v FROM sel WHERE {cond}) WHERE v IS NOT NULL "
+                     "AND v <> '' GROUP BY v")
+    sql = (f"WITH sel AS MATERIALIZED (SELECT {select} FROM trials WHERE {' AND '.join(base)}) "
+           + " UNION ALL ".join(parts))
+    out: dict[str, dict[str, int]] = {facet: {} for facet, *_ in LIVE_FACETS}
+    for facet, value, n in con.execute(sql, params).fetchall():
+        out[facet][value] = int(n)
+    return out
+
+
 @dataclass(frozen=True)
 class ExplorerQuery:
     """A parsed, checked explorer request: the trial filter, sort order and page."""
@@ -136,6 +184,22 @@ class ExplorerQuery:
     @property
     def bispecific(self) -> bool | None:
         return self.flt.bispecific
+
+    @property
+    def monotherapy(self) -> bool | None:
+        return self.flt.monotherapy
+
+    @property
+    def posted_since(self) -> int | None:
+        return self.flt.posted_since
+
+    @property
+    def posted_until(self) -> int | None:
+        return self.flt.posted_until
+
+    @property
+    def posted_by(self) -> str:
+        return self.flt.posted_by.isoformat() if self.flt.posted_by else ""
 
     @property
     def since(self) -> int | None:
@@ -205,12 +269,15 @@ def _one(params: Mapping[str, list[str]], name: str) -> str:
     return values[-1] if values else ""
 
 
-def parse_explorer_query(params: Mapping[str, list[str]], facets: Facets) -> ExplorerQuery:
-    """Check every explorer parameter; raise InputError naming the parameter and value."""
-    unknown = sorted(set(params) - set(PARAMETERS))
+def parse_explorer_query(params: Mapping[str, list[str]], facets: Facets,
+                         extra: Mapping[str, str] | None = None) -> ExplorerQuery:
+    """Check every explorer parameter; raise InputError naming the parameter and value.
+    ``extra``: further parameters the page takes (read by the page itself)."""
+    allowed = {**PARAMETERS, **(extra or {})}
+    unknown = sorted(set(params) - set(allowed))
     if unknown:
-        raise invalid_choice("parameter", unknown[0], sorted(PARAMETERS),
-                             "remove it; the explorer's parameters are listed in /openapi.json")
+        raise invalid_choice("parameter", unknown[0], sorted(allowed),
+                             "remove it; the page's parameters are listed in /openapi.json")
     given: dict[str, Any] = {}
     for name in LIST_FILTERS:
         raw = [v.strip() for v in params.get(name) or [] if v.strip()]
@@ -233,8 +300,8 @@ def parse_explorer_query(params: Mapping[str, list[str]], facets: Facets) -> Exp
             if found not in chosen:
                 chosen.append(found)
         given[name] = chosen
-    for name in ("class", "bispecific", "monotherapy", "since", "until", "posted_by", "q",
-                 "scope"):
+    for name in ("class", "bispecific", "monotherapy", "since", "until", "posted_by",
+                 "posted_since", "posted_until", "q", "scope"):
         value = _one(params, name)
         if value:
             given["target_class" if name == "class" else name] = value

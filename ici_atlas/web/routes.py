@@ -18,6 +18,7 @@ from markupsafe import Markup, escape
 from ..analyses import efficacy as ef
 from ..analyses import evidence as ev
 from ..analyses.approvals import AGENCIES, STATUSES
+from ..views.charts import Bar, Chart, render_chart_svg
 from . import charts, data, explorer
 
 if TYPE_CHECKING:
@@ -139,6 +140,16 @@ def overview(app: "DashboardApp", req: "Request") -> "Page":
     return _page(d, "overview.html", "Overview", ctx)
 
 
+def _facet_json(facets: explorer.Facets, live: dict[str, dict[str, int]]) -> dict:
+    """Every facet's values: PD-(L)1 trials in the whole store, and ``trials`` — how many
+    the value would select given the other filters in use."""
+    out = {k: [{"value": v, "pd1_trials": n, "trials": live.get(k, {}).get(v, 0)}
+               for v, n in vals] for k, vals in facets.values.items()}
+    for name in ("class", "bispecific", "monotherapy", "start_year", "posted_year"):
+        out[name] = [{"value": v, "trials": n} for v, n in sorted(live.get(name, {}).items())]
+    return out
+
+
 def _facets(app: "DashboardApp") -> explorer.Facets:
     return app.cached("facets", lambda: app.read(explorer.query_facets))
 
@@ -146,13 +157,17 @@ def _facets(app: "DashboardApp") -> explorer.Facets:
 def trials(app: "DashboardApp", req: "Request") -> "Page":
     facets = _facets(app)
     eq = explorer.parse_explorer_query(req.params, facets)
-    result = app.read(lambda cur: explorer.query_explorer(cur, eq))
+    result, live = app.read(lambda cur: (explorer.query_explorer(cur, eq),
+                                         explorer.query_live_facets(cur, eq.flt)))
     d = {"filters": eq.filters(), "sort": eq.sort, "order": eq.order, **result,
-         "facets": {k: [{"value": v, "pd1_trials": n} for v, n in vals]
-                    for k, vals in facets.values.items()}}
+         "facets": _facet_json(facets, live)}
     ctx = {
         "eq": eq,
+        "live": live,
         "facet_values": facets.values,
+        "landscape_url": "/landscape?" + urlencode(
+            [(k, v) for k, v in eq.query_pairs() if k not in ("sort", "order", "page",
+                                                              "per_page")]),
         "sort_keys": list(explorer.SORT_COLUMNS),
         "phase_chart": charts.render_hbars([(r["phase"], r["trials"]) for r in result["by_phase"]],
                                            "Selected trials per phase", "chart-phases"),
@@ -163,6 +178,103 @@ def trials(app: "DashboardApp", req: "Request") -> "Page":
         "page_url": lambda **kw: "/trials?" + urlencode(eq.query_pairs(**kw)),
     }
     return _page(d, "trials.html", "Trials explorer", ctx)
+
+
+LANDSCAPE_EXTRA = {
+    "stack": "Stack the time chart by `class` (default), `partner` or `cancer`.",
+    "time": "Years of the time chart: `start` (default) or `posted` (first posted).",
+}
+LANDSCAPE_CSV_EXTRA = {
+    "table": "Which chart's table: " + ", ".join(f"`{t}`" for t, *_ in data.LANDSCAPE_CHARTS)
+             + ", `time` (default `phases`).",
+    **LANDSCAPE_EXTRA,
+}
+
+
+def _landscape_query(app: "DashboardApp", req: "Request", extra: dict):
+    facets = _facets(app)
+    eq = explorer.parse_explorer_query(req.params, facets, extra)
+    stack = (req.params.get("stack") or ["class"])[-1]
+    time = (req.params.get("time") or ["start"])[-1]
+    d = app.read(lambda cur: data.query_landscape_page(cur, eq.flt, stack, time))
+    return facets, eq, d
+
+
+def landscape(app: "DashboardApp", req: "Request") -> "Page":
+    facets, eq, d = _landscape_query(app, req, LANDSCAPE_EXTRA)
+    if req.want_json:  # the JSON twin is the data; the charts and facet counts are the page's
+        return _page(d, "landscape.html", "Landscape", {})
+    live = app.read(lambda cur: explorer.query_live_facets(cur, eq.flt))
+    base = [(k, v) for k, v in eq.query_pairs() if k not in ("sort", "order", "page", "per_page")]
+    extra = [(k, v) for k, v in (("stack", d["time"]["stack"]), ("time", d["time"]["time"]))]
+
+    def url(*pairs: tuple[str, str], drop: tuple[str, ...] = ()) -> str:
+        kept = [(k, v) for k, v in base if k not in drop]
+        return "/landscape?" + urlencode(kept + list(pairs) + extra)
+
+    charts_html = []
+    for table, title, param, key in data.LANDSCAPE_CHARTS:
+        rows = d["tables"][table]
+        members = d["members"][table]
+        bars = []
+        for r in rows:
+            value = r[key]
+            clickable = value not in ("Others", "Not classified", ls_no_partner(), None)
+            href = ""
+            if clickable:
+                chosen = [v for k, v in base if k == param]
+                pairs = [(param, value)] if value not in chosen else []
+                if table == "cancers_pd1":
+                    pairs.append(("class", "PD-1"))
+                if table == "cancers_pdl1":
+                    pairs.append(("class", "PD-L1"))
+                href = url(*pairs, drop=("class",) if table.startswith("cancers_") else ())
+            bars.append(Bar(label=str(r.get("label") or value), value=float(r["trials"]),
+                            text=f"{r['trials']:,}", colour=charts.BAR_COLOUR,
+                            members=tuple(members.get(str(value), ())), href=href))
+        svg = Markup(render_chart_svg(Chart(bars, "h"), f"chart-{table}", title)) if bars \
+            else charts.render_hbars([], title, f"chart-{table}")
+        csv_url = "/landscape.csv?" + urlencode(base + [("table", table)] + extra)
+        charts_html.append({"id": table, "title": title, "svg": svg, "csv": csv_url})
+    t = d["time"]
+    years = t["years"]
+    hrefs = [url(("since", str(y["year"])), ("until", str(y["year"])), drop=("since", "until"))
+             if t["time"] == "start" else
+             url(("posted_since", str(y["year"])), ("posted_until", str(y["year"])),
+                 drop=("posted_since", "posted_until")) for y in years]
+    time_svg = charts.render_stacked(years, t["series"],
+                                     f"Trials per {'start' if t['time'] == 'start' else 'first-posted'} "
+                                     f"year by {t['stack']}", "chart-time", hrefs)
+    ctx = {"eq": eq, "live": live, "facet_values": facets.values, "charts": charts_html,
+           "time_svg": time_svg, "stacks": data.STACKS, "times": data.TIMES,
+           "time_csv": "/landscape.csv?" + urlencode(base + [("table", "time")] + extra),
+           "trials_url": "/trials?" + urlencode(base)}
+    d = {k: v for k, v in d.items() if k != "members"}
+    return _page(d, "landscape.html", "Landscape", ctx)
+
+
+def ls_no_partner() -> str:
+    from ..analyses.landscape import NO_PARTNER
+
+    return NO_PARTNER
+
+
+def landscape_csv(app: "DashboardApp", req: "Request") -> "Raw":
+    from .app import Raw
+
+    table = (req.params.get("table") or ["phases"])[-1]
+    names = [t for t, *_ in data.LANDSCAPE_CHARTS] + ["time"]
+    if table not in names:
+        from ..errors import invalid_choice
+
+        raise invalid_choice("table", table, names, "Use one of the landscape's tables.")
+    _, _, d = _landscape_query(app, req, LANDSCAPE_CSV_EXTRA)
+    rows = d["time"]["years"] if table == "time" else d["tables"][table]
+    from ..tables import frame, render_text
+
+    text = render_text(frame(rows), "csv") if rows else "no rows\n"
+    return Raw("text/csv; charset=utf-8", [text.encode("utf-8")],
+               [("Content-Disposition", f'attachment; filename="ici-atlas-landscape-{table}.csv"')])
 
 
 def trials_csv(app: "DashboardApp", req: "Request") -> "Raw":
@@ -212,8 +324,88 @@ def orr(app: "DashboardApp", req: "Request") -> "Page":
         "classes": list(ef.TARGET_CLASSES),
         "groupings": ["tumor,line", "tumor", "group,line", "agent", "class,line", "line"],
         "forest": charts.render_forest(d["subgroups"], "ORR per arm and pooled per subgroup"),
+        "methods": data.ORR_METHODS, "tests": data.ORR_TESTS, "measures": data.ORR_MEASURES,
+        "downloads": {fmt: f"/orr/forest.{fmt}?{urlencode(params)}" for fmt in ("svg", "png")}
+        | {"csv": f"/orr.csv?{urlencode(params)}"},
     }
     return _page(d, "orr.html", "ORR explorer", ctx)
+
+
+def orr_forest(app: "DashboardApp", req: "Request", fmt: str) -> "Raw":
+    """The ORR page's forest plot as a file: SVG (as drawn on the page) or PNG (drawn with
+    the report's forest plot, from the same rows)."""
+    from .app import Raw
+
+    params = req.single(data.ORR_PARAMETERS)
+    d = data.query_orr_page(params)
+    name = 'attachment; filename="ici-atlas-orr-forest.' + fmt + '"'
+    if fmt == "svg":
+        svg = str(charts.render_forest(d["subgroups"], "ORR per arm and pooled per subgroup"))
+        return Raw("image/svg+xml", [svg.encode("utf-8")], [("Content-Disposition", name)])
+    return Raw("image/png", [_forest_png(d["subgroups"])], [("Content-Disposition", name)])
+
+
+def _forest_png(subgroups: list[dict]) -> bytes:
+    import io
+
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    from ..figures.forest import plot_forest
+
+    studies = pd.DataFrame([{"label": _short(f"{a['trial']}: {a['arm']}"), "group": g["label"],
+                             "events": a["responders"], "total": a["n_evaluable"],
+                             "proportion": a["orr"], "ci_lb": a["ci_lb"], "ci_ub": a["ci_ub"]}
+                            for g in subgroups for a in g["arms"] if a.get("orr") is not None],
+                           columns=["label", "group", "events", "total", "proportion", "ci_lb",
+                                    "ci_ub"])
+    pooled = pd.DataFrame([{"group": g["label"], "k": g["k"], "estimate": g["orr"],
+                            "ci_lb": g["ci_lb"], "ci_ub": g["ci_ub"], "pi_lb": g.get("pi_lb"),
+                            "pi_ub": g.get("pi_ub"), "I2": g.get("i2")} for g in subgroups],
+                          columns=["group", "k", "estimate", "ci_lb", "ci_ub", "pi_lb", "pi_ub",
+                                   "I2"])
+    fig = plot_forest(studies, pooled, "ORR per arm and pooled per subgroup", "ORR (%)")
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight", metadata={"Software": None})
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def _short(text: str, n: int = 60) -> str:
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def runs(app: "DashboardApp", req: "Request") -> "Page":
+    params = req.single(data.RUNS_PARAMETERS)
+    d = app.read(lambda cur: data.query_runs_page(cur, params))
+    return _page(d, "runs.html", "How the store was built",
+                 {"params": params, "page_url": lambda **kw: "/runs?" + urlencode(
+                     {**{k: v for k, v in params.items() if v}, **{k: str(v) for k, v in kw.items()}})})
+
+
+def orr_csv(app: "DashboardApp", req: "Request") -> "Raw":
+    """The ORR page's pooled subgroups (and each arm) as CSV."""
+    from .app import Raw
+    from ..tables import frame, render_text
+
+    params = req.single(data.ORR_PARAMETERS)
+    d = data.query_orr_page(params)
+    rows = []
+    for g in d["subgroups"]:
+        rows.append({"row": "pooled", "subgroup": g["label"], "trial": "", "arm": "",
+                     "k": g["k"], "patients": g["patients"], "responders": g["responders"],
+                     "orr": g["orr"], "ci_lb": g["ci_lb"], "ci_ub": g["ci_ub"],
+                     "pi_lb": g.get("pi_lb"), "pi_ub": g.get("pi_ub"), "i2": g.get("i2"),
+                     "method": g.get("method"), "source": ""})
+        for a in g["arms"]:
+            rows.append({"row": "arm", "subgroup": g["label"], "trial": a["trial"],
+                         "arm": a["arm"], "k": None, "patients": a["n_evaluable"],
+                         "responders": a["responders"], "orr": a["orr"], "ci_lb": a["ci_lb"],
+                         "ci_ub": a["ci_ub"], "pi_lb": None, "pi_ub": None, "i2": None,
+                         "method": "exact", "source": a["source"]})
+    text = render_text(frame(rows), "csv") if rows else "no rows\n"
+    return Raw("text/csv; charset=utf-8", [text.encode("utf-8")],
+               [("Content-Disposition", 'attachment; filename="ici-atlas-orr.csv"')])
 
 
 def _strategy_table(app: "DashboardApp") -> list[dict]:
@@ -239,7 +431,8 @@ def regulators(app: "DashboardApp", req: "Request") -> "Page":
     from ..analyses.regulators import CELLS, LEVELS
 
     params = req.single(data.REGULATOR_PARAMETERS)
-    d = app.read(lambda cur: data.query_regulators_page(cur, params))
+    drugged = app.cached("regulators_drugged", lambda: app.read(data.query_drugged_regulators))
+    d = app.read(lambda cur: data.query_regulators_page(cur, params, drugged))
     return _page(d, "regulators.html", "Regulators of the PD-1/PD-L1 axis",
                  {"params": params, "cells": CELLS, "levels": LEVELS})
 
@@ -309,6 +502,15 @@ ROUTES: tuple[Route, ...] = (
           explorer.PARAMETERS,
           response_keys=("filters", "sort", "order", "total", "page", "per_page", "pages",
                          "rows", "by_phase", "by_year", "facets")),
+    Route("landscape", "/landscape", landscape,
+          "The landscape of the selection (Figures 2A-C and 5A-B, trials per year stacked by "
+          "class, partner or cancer): every bar links to the page filtered by it.",
+          {**explorer.PARAMETERS, **LANDSCAPE_EXTRA},
+          response_keys=("filters", "total", "tables", "time")),
+    Route("landscape_csv", "/landscape.csv", landscape_csv,
+          "CSV of one chart's table on the landscape page, for the same selection.",
+          {**explorer.PARAMETERS, **LANDSCAPE_CSV_EXTRA}, json_twin=False,
+          content_type="text/csv"),
     Route("trial", "/trials/{nct_id}", trial,
           "One trial: its classification with the rule or synonym that matched, its arms, "
           "and links to the registry record.",
@@ -320,7 +522,14 @@ ROUTES: tuple[Route, ...] = (
           response_keys=("filters", "events", "first_approvals", "headline_counts", "agencies")),
     Route("orr", "/orr", orr,
           "ORR of PD-(L)1 monotherapy arms, pooled per subgroup (forest plot).",
-          data.ORR_PARAMETERS, response_keys=("filters", "by", "arms", "subgroups")),
+          data.ORR_PARAMETERS, response_keys=("filters", "by", "method", "warnings", "arms", "subgroups")),
+    Route("orr_forest", "/orr/forest.{fmt}", orr_forest,
+          "The ORR page's forest plot as SVG or PNG, for the same parameters.",
+          data.ORR_PARAMETERS, path_parameters={"fmt": ("svg|png", "File format.", "svg")},
+          json_twin=False, content_type="image/svg+xml"),
+    Route("orr_csv", "/orr.csv", orr_csv,
+          "The ORR page's pooled subgroups and their arms as CSV.",
+          data.ORR_PARAMETERS, json_twin=False, content_type="text/csv"),
     Route("strategies", "/strategies", strategies,
           "Resistance-overcoming strategies with the number of PD-(L)1 trials testing them.",
           data.STRATEGY_PARAMETERS,
@@ -347,6 +556,11 @@ ROUTES: tuple[Route, ...] = (
           path_parameters={"figure": (r"(?:fig1_network|suppfig1_timeline)\.(?:png|svg)",
                                       "Figure file name.", "fig1_network.png")},
           json_twin=False, content_type="image/png"),
+    Route("runs", "/runs", runs,
+          "Every run that built the store (loads, fetches, classifications, literature, "
+          "snapshots), newest first, paged, filterable by kind, status and source.",
+          data.RUNS_PARAMETERS,
+          response_keys=("filters", "total", "page", "pages", "kinds", "runs")),
     Route("openapi", "/openapi.json", openapi, "This OpenAPI description.", json_twin=False,
           response_keys=("openapi", "info", "paths", "components")),
 )
