@@ -180,6 +180,43 @@ def _vm_hwm(pid: int) -> int | None:
     return None
 
 
+_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _process_tree(root: int) -> list[int]:
+    """``root`` and every process descended from it (Linux /proc): the stage, the
+    forkserver it starts and the worker processes forked from that."""
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        parents.setdefault(ppid, []).append(int(entry.name))
+    out, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        out.append(pid)
+        todo += parents.get(pid, [])
+    return out
+
+
+def _rss_and_cpu(pid: int) -> tuple[int, float]:
+    """(resident bytes now, CPU seconds so far) of one process; (0, 0) once it is gone."""
+    try:
+        rss = 0
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                rss = int(line.split()[1]) * 1024
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return rss, (int(fields[11]) + int(fields[12])) / _TICKS
+    except (OSError, ValueError, IndexError):
+        return 0, 0.0
+
+
 def spawn(stage: str, input_dir: Path, db_path: Path | None = None,
           profile: str | None = None, max_rss: int | None = None, no_gc: bool = False,
           two_step: bool = False) -> dict:
@@ -198,8 +235,17 @@ def spawn(stage: str, input_dir: Path, db_path: Path | None = None,
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         proc = subprocess.Popen(cmd, stdout=out, stderr=err, text=True)
         peak = 0
+        tree_peak = 0  # the largest sum of resident memory over the stage and its descendants
+        cpu: dict[int, float] = {}  # CPU seconds per process of the tree, last seen
         while proc.poll() is None:
             peak = max(peak, _vm_hwm(proc.pid) or 0)
+            total = 0
+            for pid in _process_tree(proc.pid):
+                rss, seconds = _rss_and_cpu(pid)
+                total += rss
+                if pid != proc.pid:
+                    cpu[pid] = max(cpu.get(pid, 0.0), seconds)
+            tree_peak = max(tree_peak, total)
             if max_rss and peak > max_rss:
                 proc.kill()
                 proc.wait()
@@ -213,7 +259,12 @@ def spawn(stage: str, input_dir: Path, db_path: Path | None = None,
         if proc.returncode != 0:
             sys.stderr.write(err.read()[-5000:])
             raise SystemExit(f"stage {stage} failed (exit {proc.returncode})")
-        return json.loads(out.read().strip().splitlines()[-1])
+        result = json.loads(out.read().strip().splitlines()[-1])
+        # measured from outside: workers started through a forkserver are not this stage's
+        # children, so its own rusage does not see them
+        result["tree_peak_rss_bytes"] = tree_peak
+        result["descendants_cpu_seconds"] = sum(cpu.values())
+        return result
 
 
 def _gib(n: int) -> str:
@@ -284,8 +335,12 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"count mismatch: generated {n}, floor {floor['studies']}, "
                          f"stored {pipe['studies']}, trials {pipe['trials']}")
     ratio = pipe["seconds"] / floor["seconds"]
+    if pipe["worker_peak_rss_bytes"] == 0 and pipe.get("descendants_cpu_seconds"):
+        # forkserver workers: their CPU is not in the stage's rusage; add what /proc saw
+        pipe["cpu_seconds"] += pipe["descendants_cpu_seconds"]
     cpu_ratio = pipe["cpu_seconds"] / floor["cpu_seconds"]
-    pipe_total_rss = pipe["peak_rss_bytes"] + pipe["workers"] * pipe["worker_peak_rss_bytes"]
+    pipe_total_rss = max(pipe["peak_rss_bytes"] + pipe["workers"] * pipe["worker_peak_rss_bytes"],
+                         pipe.get("tree_peak_rss_bytes", 0))
     peak = max(floor["peak_rss_bytes"], pipe_total_rss)
     result = {
         "studies": n,

@@ -19,7 +19,7 @@ try:
 except PackageNotFoundError:  # running from a source tree without installation
     __version__ = "0.1.0"
 
-__all__ = ["Atlas", "pool", "Pooled", "TrialFilter", "diff", "__version__"]
+__all__ = ["Atlas", "pool", "Pooled", "TrialFilter", "diff", "screening_simulation", "__version__"]
 
 
 def __getattr__(name: str):
@@ -39,4 +39,8 @@ def __getattr__(name: str):
         from .analyses.filters import TrialFilter
 
         return TrialFilter
+    if name == "screening_simulation":
+        from .review.simulate import screening_simulation
+
+        return screening_simulation
     raise AttributeError(f"module 'ici_atlas' has no attribute {name!r}")

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterator, NamedTuple, Sequence
 
 import duckdb
 import pandas as pd
@@ -134,6 +134,15 @@ STRATEGY_TABLE: dict[str, str] = {
 }
 
 
+class LitImport(NamedTuple):
+    """What :meth:`Atlas.lit_import` did: the per-file table, the duplicates table and the
+    library's :class:`~ici_atlas.review.library.ImportReport` (rejections, warnings)."""
+
+    files: pd.DataFrame
+    duplicates: pd.DataFrame
+    report: Any
+
+
 class Atlas:
     """One ici-atlas store (a DuckDB file) and the analyses over it.
 
@@ -213,11 +222,62 @@ class Atlas:
                     "ISRCTN, ChiCTR).")
             return result
 
+    def lit_import(self, paths: str | Path | Sequence[str | Path]) -> "LitImport":
+        """Import literature export files into the screening library: PubMed XML, MEDLINE,
+        RIS, Web of Science (plain text, tab-delimited, CSV), Scopus CSV, Embase CSV or a
+        plain CSV with a title column (format recognised from the content). Each file is
+        read on its own; one that cannot be read is a row with ``status == "failed"`` and
+        its ``error``, and the others are still imported (nothing is raised).
+
+        Returns :class:`LitImport`: ``files`` (one row per file: ``read`` =
+        ``imported_new + already_in_library + merged_duplicates + rejected``) and
+        ``duplicates`` (each record that is the same work as one already in the library or
+        this import, with the record it matched and ``matched_on`` pmid/doi/title+year)."""
+        from .review.library import IMPORT_DUPLICATE_TABLE, IMPORT_FILE_TABLE, import_files
+
+        if isinstance(paths, (str, Path)):
+            paths = [paths]
+        with self.writing() as con:
+            report = import_files(con, list(paths))
+        return LitImport(frame(report.file_rows(), IMPORT_FILE_TABLE),
+                         frame(report.duplicate_rows(), IMPORT_DUPLICATE_TABLE), report)
+
+    def screening_progress(self, target_recall: float = 0.95, alpha: float = 0.05) -> pd.DataFrame:
+        """How far screening has come: one row per stage (title-abstract, full-text) with the
+        pool, the decisions in force, and at title-abstract the stopping rule
+        (``should_stop``, ``p_value``, ``max_missed``, ``recall_lower_bound``; Callaghan &
+        Müller-Hansen 2020). Empty when the store holds no literature library."""
+        from .review.progress import PROGRESS_TABLE, query_screening_progress
+
+        with self.reading() as con:
+            return frame(query_screening_progress(con, target_recall, alpha), PROGRESS_TABLE)
+
+    @contextmanager
+    def screening(self, reviewer: str, stage: str = "title-abstract", seed: int = 0,
+                  include_terms: Sequence[str] | None = None,
+                  exclude_terms: Sequence[str] | None = None) -> Iterator[Any]:
+        """Screen from Python: a :class:`~ici_atlas.review.session.ScreeningSession` on a
+        writable connection, closed on exit (the session ``lit screen --web`` serves)::
+
+            with atlas.screening("A. Reviewer") as s:
+                view = s.view()                      # the next record, progress, stopping rule
+                s.decide(view.record.record_id, "include", "phase 2, monotherapy")
+                s.undo()                             # withdraw it again
+
+        Each decision is committed to the store before ``decide`` returns."""
+        from .review.session import ScreeningSession
+
+        with self.writing() as con:
+            yield ScreeningSession(con, reviewer, stage, seed, include_terms, exclude_terms)
+
     def fetch_plan(self, **options: Any) -> pd.DataFrame:
         """The registry requests a :meth:`fetch` with these options would start with
         (chunk, query, filter, URL) — computed without touching the network."""
         from .store.fetch import plan_fetch
 
+        registry_plan = _registry_plan(options)
+        if registry_plan is not None:  # CTIS / ISRCTN: the exact request of each chunk
+            return frame(registry_plan.rows(), {"chunk": "int", "query": "str", "request": "str"})
         plan = plan_fetch(**options)
         if options.get("update"):
             with self.reading() as con:
@@ -229,6 +289,9 @@ class Atlas:
         """Ask the registry how many studies each chunk of the fetch would return."""
         from .store.fetch import plan_fetch
 
+        registry_plan = _registry_plan(options)
+        if registry_plan is not None:
+            return frame(registry_plan.counts(), {"chunk": "int", "count": "int", "request": "str"})
         plan = plan_fetch(**options)
         if options.get("update"):
             with self.reading() as con:
@@ -240,10 +303,20 @@ class Atlas:
         (options as ``ici-atlas fetch``: ``terms``, ``types``, ``page_size``, ``max_rate``,
         ``timeout``, ``retries``, ``backoff``, ``max_url_length``, ``update``,
         ``restart``, ``api_url``). Returns the run's ``RunResult``; raises
-        ``ReconciliationError`` when the count stored differs from the count reported."""
+        ``ReconciliationError`` when the count stored differs from the count reported.
+
+        ``registry="ctis"`` or ``"isrctn"`` fetches from the EU CTIS public API or the ISRCTN
+        API instead (``terms``, ``page_size`` (default 100), ``max_rate``, ``timeout``,
+        ``retries``, ``backoff``, ``max_url_length``, ``api_url``, ``restart``) into the
+        registrations table, with the same resume and count reconciliation
+        (:mod:`ici_atlas.store.registry_fetch`)."""
         from .store.fetch import plan_fetch
 
         restart = bool(options.pop("restart", False))
+        registry_plan = _registry_plan(options)
+        if registry_plan is not None:
+            with self.writing() as con:
+                return registry_plan.run(con, restart=restart)
         plan = plan_fetch(**options)
         with self.writing() as con:
             if options.get("update"):
@@ -577,6 +650,22 @@ class Atlas:
 
 
 # ---------------------------------------------------------------------- helpers
+
+def _registry_plan(options: dict):
+    """The CTIS/ISRCTN fetch plan when ``options["registry"]`` names one (the key is
+    removed from ``options``), else None (ClinicalTrials.gov)."""
+    registry = str(options.pop("registry", None) or "ctgov").lower()
+    if registry == "ctgov":
+        return None
+    from .store.registry_fetch import plan_registry_fetch
+
+    for name in ("types", "update"):
+        if options.get(name):
+            raise InputError(f"{name!r} applies to ClinicalTrials.gov only, not to "
+                             f"registry={registry!r}", fix=f"Leave out {name}.")
+        options.pop(name, None)
+    return plan_registry_fetch(registry, **options)
+
 
 def _landscape_rows(ls, con, kind: str, flt: TrialFilter, top, extra: dict) -> list[dict]:
     if kind == "phases":

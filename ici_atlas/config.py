@@ -12,11 +12,15 @@ import platformdirs
 
 CTGOV_API_DEFAULT = "https://clinicaltrials.gov/api/v2"
 PUBMED_API_DEFAULT = "https://eutils.ncbi.nlm.nih.gov/entrez/eutils"
+CTIS_API_DEFAULT = "https://euclinicaltrials.eu/ctis-public-api"
+ISRCTN_API_DEFAULT = "https://www.isrctn.com/api"
 
 ENV_DATA_DIR = "ICI_ATLAS_DATA_DIR"
 ENV_DB = "ICI_ATLAS_DB"
 ENV_CTGOV_API = "ICI_ATLAS_CTGOV_API"
 ENV_PUBMED_API = "ICI_ATLAS_PUBMED_API"
+ENV_CTIS_API = "ICI_ATLAS_CTIS_API"
+ENV_ISRCTN_API = "ICI_ATLAS_ISRCTN_API"
 ENV_SHARED_DATA = "ICI_ATLAS_SHARED_DATA"
 
 
@@ -41,6 +45,15 @@ def ctgov_api_url(cli_value: str | None = None) -> str:
 
 def pubmed_api_url(cli_value: str | None = None) -> str:
     return (cli_value or os.environ.get(ENV_PUBMED_API) or PUBMED_API_DEFAULT).rstrip("/")
+
+
+def registry_api_url(registry: str, cli_value: str | None = None) -> str:
+    """The API base URL of ``ctgov``, ``ctis`` or ``isrctn`` (option, else environment,
+    else the public address)."""
+    env, default = {"ctgov": (ENV_CTGOV_API, CTGOV_API_DEFAULT),
+                    "ctis": (ENV_CTIS_API, CTIS_API_DEFAULT),
+                    "isrctn": (ENV_ISRCTN_API, ISRCTN_API_DEFAULT)}[registry]
+    return (cli_value or os.environ.get(env) or default).rstrip("/")
 
 
 def package_path(*parts: str) -> Path:

@@ -114,12 +114,12 @@ def test_ris_import_report_counts_read_imported_and_rejected_with_reasons(tmp_pa
                  "TY  - JOUR\nAB  - an abstract but no title\nER  - \n")
     result = run(["lit", "import", str(path)], db_path)
     assert_clean_exit(result, 0)
-    assert ("mixed.ris: 3 records read: 2 imported (2 new, 0 already imported), 1 rejected, "
-            "1 warning(s)") in result.output
+    assert ("mixed.ris (RIS): 3 records read: 2 new, 0 already in library, 0 merged as duplicates, "
+            "1 rejected, 1 warning(s)") in result.output
     assert "rejected: mixed.ris record #3 at line 6 (field TI): no title" in result.output
     assert "warning: mixed.ris record #1 at line 1 (field ER)" in result.output
     again = run(["lit", "import", str(path)], db_path)
-    assert "2 imported (0 new, 2 already imported), 1 rejected" in again.output
+    assert "0 new, 2 already in library, 0 merged as duplicates, 1 rejected" in again.output
     con = db.connect(db_path)
     assert con.execute("SELECT count(*) FROM lit_imported").fetchone()[0] == 2
     reasons = con.execute("SELECT record_ref, field, reason FROM quarantine").fetchall()
@@ -317,7 +317,7 @@ def test_non_utf8_file_is_skipped_and_the_others_imported(tmp_path, db_path):
     first, last = error_lines(result)
     assert first == f"Error: file {latin1}: not UTF-8 text at byte 20 (line 2); file skipped"
     assert last.startswith(f"Error: 1 of 3 files could not be imported ({latin1}); the other 2 were imported")
-    assert "a.ris: 2 records read" in result.output and "c.txt: 1 records read" in result.output
+    assert "a.ris (RIS): 2 records read" in result.output and "c.txt (MEDLINE): 1 records read" in result.output
     con = db.connect(db_path)
     assert con.execute("SELECT count(*) FROM lit_imported").fetchone()[0] == 3
     runs = con.execute("SELECT source, status, message FROM runs WHERE kind = 'lit-import' ORDER BY run_id").fetchall()
@@ -386,11 +386,12 @@ def test_huge_single_lines(tmp_path, db_path):
     blob = write(tmp_path / "blob.ris", big)
     result = run(["lit", "import", *map(str, [ris_path, csv_path, medline, one_tag, blob])], db_path)
     assert_clean_exit(result, 2)
-    assert "huge.ris: 1 records read: 1 imported" in result.output
-    assert "huge.csv: 2 records read: 1 imported" in result.output
+    assert "huge.ris (RIS): 1 records read: 1 new" in result.output
+    assert "huge.csv (CSV): 2 records read: 1 new" in result.output
     assert "rejected: huge.csv row 2 (field csv): row cannot be read as CSV (field larger than field limit" in result.output
-    assert "huge.txt: 1 records read: 1 imported" in result.output
-    assert "onetag.ris: 1 records read: 0 imported (0 new, 0 already imported), 1 rejected" in result.output
+    assert "huge.txt (MEDLINE): 1 records read: 1 new" in result.output
+    assert ("onetag.ris (RIS): 1 records read: 0 new, 0 already in library, 0 merged as duplicates, "
+            "1 rejected") in result.output
     assert "rejected: onetag.ris record #1 at line 1 (field TI): no title" in result.output
     (line, summary) = error_lines(result)
     assert f"file {blob}: neither MEDLINE" in line and len(line) < 300

@@ -245,7 +245,7 @@ def test_prisma_counts_from_a_literature_library(tmp_path, shared_data):
     assert "prisma_flow" in [f.name for f in section.figures]
     assert "prisma_flow" not in [f.name for f in efficacy.figures]  # its own section now
     assert any("100 records identified" in p for p in section.paragraphs)
-    assert [t.name for t in section.tables] == ["prisma_counts", "excluded_records"]
+    assert [t.name for t in section.tables] == ["prisma_counts", "screening_progress", "excluded_records"]
 
 
 def test_chart_svg_caps_the_hover_list():

@@ -64,7 +64,7 @@ def test_reimport_changes_nothing(pubmed_dir, db_path):
     demo = pubmed_dir / "asreview__asreview/tests/demo_data/_baseline.ris"
     run(["lit", "import", str(demo)], db_path)
     result = run(["lit", "import", str(demo)], db_path)
-    assert "0 new, 100 already imported" in result.output
+    assert "0 new, 100 already in library" in result.output
 
 
 def test_dedupe_rules_say_what_merged():
@@ -120,9 +120,14 @@ def test_decisions_csv_round_trip_and_bad_rows(tmp_path, db_path):
     rows = list(csv.DictReader(io.StringIO(out.read_text())))
     assert rows[0]["record_id"] == "pmid:1"
     bad = tmp_path / "bad.csv"
-    bad.write_text("record_id,stage,decision,reason,reviewer\npmid:2,title-abstract,exclude,,b\n")
+    # a full-text exclusion needs its reason (PRISMA 2020 reports them) ...
+    bad.write_text("record_id,stage,decision,reason,reviewer\npmid:2,full-text,exclude,,b\n")
     result = run(["lit", "decisions", "--import", str(bad)], db_path)
     assert result.exit_code == InputError.exit_code and "line 2" in result.output and "reason" in result.output
+    # ... at title/abstract the reason is an optional note
+    ok = tmp_path / "ok.csv"
+    ok.write_text("record_id,stage,decision,reason,reviewer\npmid:2,title-abstract,exclude,,b\n")
+    assert run(["lit", "decisions", "--import", str(ok)], db_path).exit_code == 0
 
 
 def test_prisma_flow_adds_up_and_draws(tmp_path, db_path):

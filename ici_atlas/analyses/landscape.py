@@ -121,58 +121,37 @@ def query_total(con: duckdb.DuckDBPyConnection, flt: TrialFilter = TrialFilter()
 
 
 def _multi_counts(
-    con: duckdb.DuckDBPyConnection, column: str, flt: TrialFilter
-) -> tuple[list[tuple[str, int]], int, int]:
-    """Counts of trials per value of a ``;``-separated column: (value, trials) sorted by
-    count desc then value; plus the number of trials with no value and the total."""
+    con: duckdb.DuckDBPyConnection, column: str, flt: TrialFilter, top: int | None = None
+) -> tuple[list[tuple[str, int]], int, int, int | None]:
+    """Counts of trials per value of a list column, in one scan of the selection:
+    (value, trials) sorted by count desc then value; the number of trials with no value; the
+    total; and, with ``top``, the trials having a value outside the ``top`` first (None when
+    there are no more than ``top`` values)."""
     check_store(con)
     where, params = _where(flt)
+    limit = top if top is not None and top > 0 else None
     rows = con.execute(
         f"""
-        WITH f AS (SELECT t.nct_id, t.{column} AS v FROM trials t WHERE {where}),
-        exploded AS (
-            SELECT DISTINCT nct_id, value FROM (SELECT nct_id, unnest(v) AS value FROM f)
-            WHERE value <> ''
-        )
-        SELECT value, count(*) AS n FROM exploded GROUP BY value ORDER BY n DESC, value
+        WITH f AS MATERIALIZED (
+            SELECT t.nct_id, list_filter(t.{column}, lambda x: x <> '') AS v FROM trials t WHERE {where}),
+        exploded AS (SELECT DISTINCT nct_id, value FROM (SELECT nct_id, unnest(v) AS value FROM f)),
+        c AS (SELECT value, count(*) AS n, row_number() OVER (ORDER BY count(*) DESC, value) AS rk
+              FROM exploded GROUP BY value)
+        SELECT 0 AS part, rk, value, n FROM c
+        UNION ALL SELECT 1, 0, NULL, count(*) FROM f
+        UNION ALL SELECT 2, 0, NULL, count(*) FILTER (WHERE len(v) = 0) FROM f
+        UNION ALL SELECT 3, 0, NULL, count(DISTINCT e.nct_id)
+            FROM exploded e JOIN c ON e.value = c.value WHERE c.rk > ?
         """,
-        params,
+        params + [limit if limit is not None else 2**62],
     ).fetchall()
-    total, empty = con.execute(
-        f"""
-        SELECT count(*),
-               count(*) FILTER (WHERE len(list_filter(t.{column}, lambda x: x <> '')) = 0)
-        FROM trials t WHERE {where}
-        """,
-        params,
-    ).fetchone()
-    return [(r[0], r[1]) for r in rows], empty, total
-
-
-def _with_others(
-    con: duckdb.DuckDBPyConnection,
-    column: str,
-    flt: TrialFilter,
-    counts: list[tuple[str, int]],
-    top: int | None,
-) -> tuple[list[tuple[str, int]], int | None, int]:
-    """Keep the ``top`` values; return (kept, trials in any other value, n other values).
-
-    A trial is in the other values when it has a non-empty value outside the kept ones
-    (testing against the few kept values is several times faster than against the rest)."""
-    if top is None or top <= 0 or len(counts) <= top:
-        return counts, None, 0
-    kept, rest = counts[:top], counts[top:]
-    where, params = _where(flt)
-    n_other = con.execute(
-        f"""
-        SELECT count(*) FROM trials t
-        WHERE {where} AND len(list_filter(t.{column},
-            lambda x: x <> '' AND NOT list_contains(?::VARCHAR[], x))) > 0
-        """,
-        params + [[v for v, _ in kept]],
-    ).fetchone()[0]
-    return kept, n_other, len(rest)
+    rows.sort(key=lambda r: (r[0], r[1]))
+    counts = [(r[2], r[3]) for r in rows if r[0] == 0]
+    total = next(r[3] for r in rows if r[0] == 1)
+    empty = next(r[3] for r in rows if r[0] == 2)
+    other = next(r[3] for r in rows if r[0] == 3)
+    n_other = other if limit is not None and len(counts) > limit else None
+    return counts, empty, total, n_other
 
 
 # ---------------------------------------------------------------------------- analyses
@@ -223,8 +202,9 @@ def query_cancers(
     ``trials``, ``percent``, ``groups``.
     """
     flt = check_filter(con, flt)
-    counts, empty, total = _multi_counts(con, "cancer_groups", flt)
-    kept, n_other, n_groups = _with_others(con, "cancer_groups", flt, counts, top)
+    counts, empty, total, n_other = _multi_counts(con, "cancer_groups", flt, top)
+    kept = counts[:top] if n_other is not None else counts
+    n_groups = len(counts) - len(kept)
     labels = query_cancer_labels()
     rows = [
         {"cancer_group": g, "label": labels.get(g, g), "trials": n,
@@ -273,7 +253,7 @@ def query_partners(
     """
     flt = check_filter(con, flt)
     kinds = query_partner_kinds()
-    counts, empty, total = _multi_counts(con, "partner_classes", flt)
+    counts, empty, total, _ = _multi_counts(con, "partner_classes", flt)
     unknown = sorted(c for c, _ in counts if c not in kinds)
     if unknown:
         raise StoreError(
@@ -469,8 +449,9 @@ def query_countries(
     Rows: ``country``, ``trials``, ``percent``, ``countries``.
     """
     flt = check_filter(con, flt)
-    counts, empty, total = _multi_counts(con, "countries", flt)
-    kept, n_other, n_rest = _with_others(con, "countries", flt, counts, top)
+    counts, empty, total, n_other = _multi_counts(con, "countries", flt, top)
+    kept = counts[:top] if n_other is not None else counts
+    n_rest = len(counts) - len(kept)
     rows = [
         {"country": c, "trials": n, "percent": _percent(n, total), "countries": 1}
         for c, n in kept

@@ -70,6 +70,12 @@ def fetch_network_options(func):
                    "studies, a JSON array download, a bulk ZIP, v1 JSON or legacy XML.")
 @click.option("--classify", "classify_too", is_flag=True,
               help="With --from: classify while loading (one pass; same tables as `ici-atlas classify`).")
+@click.option("--registry", type=click.Choice(["ctgov", "ctis", "isrctn"], case_sensitive=False),
+              default="ctgov", show_default=True,
+              help="Whose API to fetch from: ClinicalTrials.gov (API v2), the EU CTIS public "
+                   "API or the ISRCTN API. CTIS and ISRCTN records go to the registrations "
+                   "table, as from their files (default page size 100; --api-url or "
+                   "$ICI_ATLAS_CTIS_API / $ICI_ATLAS_ISRCTN_API; see docs/registries.md).")
 @fetch_network_options
 @click.option("--dry-run", is_flag=True, help="Print the exact query URL(s); download nothing "
               "and do not contact the registry.")
@@ -80,16 +86,21 @@ def fetch_network_options(func):
 @click.option("--restart", is_flag=True, help="Do not resume an interrupted run; start over.")
 @db_option
 @output_options
-def fetch_command(from_path, classify_too, api_url, terms, types, page_size, max_rate, timeout,
-                  retries, backoff, max_url_length, dry_run, count_only, update, restart,
-                  db_path, fmt, out):
-    """Fetch PD-1/PD-L1 trials from ClinicalTrials.gov (API v2) or load local files.
+def fetch_command(from_path, classify_too, registry, api_url, terms, types, page_size,
+                  max_rate, timeout, retries, backoff, max_url_length, dry_run, count_only,
+                  update, restart, db_path, fmt, out):
+    """Fetch PD-1/PD-L1 trials from ClinicalTrials.gov, EU CTIS or ISRCTN, or load files.
 
     The API search puts every agent name into query.intr (intervention fields only) and
     keeps DRUG/BIOLOGICAL/COMBINATION_PRODUCT interventions; it pages 1,000 at a time,
     retries politely, commits every page (so an interrupted run resumes when the same
     command is run again) and checks that the number stored equals the number the API
     reported (exit code 4 if not). See docs/retrieval.md.
+
+    --registry ctis / isrctn sends the same names to the EU CTIS public API (containAny)
+    or the ISRCTN API (q), 100 trials a page, with the same retries, resume and count
+    check; the trials are stored as registrations, as from their files. See
+    docs/registries.md.
 
     \b
     Examples:
@@ -98,8 +109,15 @@ def fetch_command(from_path, classify_too, api_url, terms, types, page_size, max
       ici-atlas fetch --db atlas.duckdb
       ici-atlas fetch --db atlas.duckdb --update
       ici-atlas fetch --db atlas.duckdb --from ../shared/data/ctgov --classify
+      ici-atlas fetch --registry ctis --terms pembrolizumab --dry-run
+      ici-atlas fetch --registry isrctn --db atlas.duckdb
     """
     atlas = atlas_for(db_path)
+    registry = registry.lower()
+    if registry != "ctgov":
+        return _fetch_registry(atlas, registry, from_path, api_url, terms, types, page_size,
+                               max_rate, timeout, retries, backoff, max_url_length, dry_run,
+                               count_only, update, restart, fmt, out)
     if classify_too and from_path is None:
         raise InputError("--classify works with --from only",
                          fix="Run `ici-atlas classify` after an API fetch.")
@@ -122,11 +140,19 @@ def fetch_command(from_path, classify_too, api_url, terms, types, page_size, max
     options = dict(terms=terms, types=types, page_size=page_size, max_rate=max_rate,
                    timeout=timeout, retries=retries, backoff=backoff,
                    max_url_length=max_url_length, api_url=api_url, update=update)
+    _plan_or_fetch(atlas, options, restart, dry_run, count_only, fmt, out,
+                   lambda row: f"GET {row.url}", "studies")
+
+
+def _plan_or_fetch(atlas, options: dict, restart: bool, dry_run: bool, count_only: bool, fmt, out,
+                   request, unit: str) -> None:
+    """``--dry-run`` (the requests, no network), ``--count`` (one request per chunk) or the
+    fetch itself, for any registry; ``request(row)`` shows a plan row's request."""
     if dry_run or count_only:
         df = atlas.fetch_counts(**options) if count_only else atlas.fetch_plan(**options)
         for row in df.itertuples(index=False):
-            info(f"chunk {row.chunk}: GET {row.url}"
-                 + (f"  ({row.count:,} studies reported)" if count_only else ""))
+            info(f"chunk {row.chunk}: {request(row)}"
+                 + (f"  ({row.count:,} {unit} reported)" if count_only else ""))
         info(f"{len(df)} query chunk(s); nothing downloaded"
              + ("" if count_only else "; the registry was not contacted (--count asks it "
                                       "for the numbers)"))
@@ -134,6 +160,10 @@ def fetch_command(from_path, classify_too, api_url, terms, types, page_size, max
         return
     result = atlas.fetch(restart=restart, on_retry=lambda msg, wait: info(msg), **options)
     info(result.summary())
+    _show_chunks(result, fmt, out)
+
+
+def _show_chunks(result, fmt, out) -> None:
     from ..tables import frame
 
     rows = [{"chunk": str(c["chunk"]), "reported": c["reported"], "received": c["received"],
@@ -142,6 +172,31 @@ def fetch_command(from_path, classify_too, api_url, terms, types, page_size, max
                  "quarantined": result.counts.quarantined})
     show(frame(rows, {"chunk": "str", "reported": "int", "received": "int",
                       "quarantined": "int"}), fmt, out)
+
+
+def _fetch_registry(atlas, registry, from_path, api_url, terms, types, page_size, max_rate,
+                    timeout, retries, backoff, max_url_length, dry_run, count_only, update,
+                    restart, fmt, out) -> None:
+    """``fetch --registry ctis|isrctn``: the same run, dry run and count as for
+    ClinicalTrials.gov, into the registrations table."""
+    from click.core import ParameterSource
+
+    ctx = click.get_current_context()
+    if from_path is not None:
+        raise InputError("--registry chooses an API to fetch from; --from reads the files of "
+                         "every registry it recognises",
+                         fix="Leave out --registry when loading files with --from.")
+    for name, flag in (("types", "--types"), ("update", "--update")):
+        if ctx.get_parameter_source(name) is not ParameterSource.DEFAULT:
+            raise InputError(f"{flag} applies to ClinicalTrials.gov only, not to "
+                             f"--registry {registry}", fix=f"Leave out {flag}.")
+    if ctx.get_parameter_source("page_size") is ParameterSource.DEFAULT:
+        page_size = None  # the registry fetch's own default
+    options = dict(registry=registry, terms=terms, page_size=page_size, max_rate=max_rate,
+                   timeout=timeout, retries=retries, backoff=backoff,
+                   max_url_length=max_url_length, api_url=api_url)
+    _plan_or_fetch(atlas, options, restart, dry_run, count_only, fmt, out,
+                   lambda row: row.request, "trials")
 
 
 @click.command("runs")

@@ -75,8 +75,9 @@ def load_and_classify_files(
     Two runs are recorded, as with ``fetch --from`` then ``classify`` (the classification's
     parameters name the load run it went with).
     """
-    custom = classifiers  # sent to the workers; None: they build the defaults themselves
-    classifiers = classifiers or default_classifiers()
+    # sent to the workers; None: they build the defaults themselves, and this process builds
+    # them only if it has records to classify itself (default_classifiers is cached)
+    custom = classifiers
     workers = workers or default_workers()
     report = cl.ClassifyReport(run_id=0)  # the run is recorded once the load is done
     buffers = cl.DerivedRowBuffer()
@@ -143,11 +144,11 @@ def load_and_classify_files(
                 chunk = ids[start: start + cl.BATCH]
                 rows = con.execute("SELECT nct_id, json_zstd FROM raw_studies WHERE nct_id IN "
                                    "(SELECT unnest(?::VARCHAR[])) ORDER BY nct_id", [chunk]).fetchall()
-                take(cl.classify_batch(rows, classifiers))
+                take(cl.classify_batch(rows, custom))
                 bar.advance(len(chunk))
             bar.close()
             buffers.flush(con, report.counts)
-        cl.stage_other_registries(con, buffers, report, run_id, classifiers)
+        cl.stage_other_registries(con, buffers, report, run_id, custom)
         report.trials, report.pd1_trials = con.execute(
             "SELECT count(*), count(*) FILTER (WHERE is_pd1_pdl1) FROM _stage_trials").fetchone()
         for nct, field_name, reason, raw in problems:

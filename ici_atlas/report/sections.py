@@ -218,6 +218,7 @@ def build_literature(con: duckdb.DuckDBPyConnection | None) -> Section | None:
         return None
     sec = Section("literature", "Literature search and screening (PRISMA 2020)")
     _add_prisma(sec, prisma)
+    _add_screening_progress(sec, con)
     excluded = query_excluded_records(con)
     sec.paragraphs.append(
         f"{plural(len(excluded), 'record')} excluded, each with the stage and the reason "
@@ -227,6 +228,19 @@ def build_literature(con: duckdb.DuckDBPyConnection | None) -> Section | None:
                             excluded, max_rows=40,
                             html_columns=("pmid", "year", "title", "stage", "reason")))
     return sec
+
+
+def _add_screening_progress(sec: Section, con: duckdb.DuckDBPyConnection) -> None:
+    """Screening progress per stage and the stopping rule's verdict (``lit status``)."""
+    from ..review.progress import progress_sentence, query_screening_progress
+
+    rows = query_screening_progress(con)
+    sentence = progress_sentence(rows)
+    if sentence:
+        sec.paragraphs.append(sentence)
+    if rows:
+        sec.tables.append(Table("screening_progress", "Screening progress and the stopping rule",
+                                list(rows[0].keys()), rows))
 
 
 def query_excluded_records(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:

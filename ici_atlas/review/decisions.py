@@ -2,8 +2,11 @@
 
 Nothing is overwritten: a new decision on the same record and stage is appended, and the
 latest one counts. Stages: ``automation`` (rule-based pre-screening), ``title-abstract``,
-``full-text``. Decisions: ``include``, ``exclude``, ``skip`` (seen, undecided) and, for full
-texts, ``not-retrieved``.
+``full-text``. Decisions: ``include``, ``exclude``, ``skip`` (seen, undecided), for full
+texts ``not-retrieved``, and ``undone`` (the screener withdrew their previous decision on
+the record: it is undecided again; written by undo on the screening page). An exclusion
+needs a reason at the full-text stage (PRISMA 2020 reports them there); at title/abstract
+screening the reason is an optional note.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from ..errors import InputError
 from ..store.runs import now_utc
 
 STAGES = ("automation", "title-abstract", "full-text")
-DECISIONS = ("include", "exclude", "skip", "not-retrieved")
+DECISIONS = ("include", "exclude", "skip", "not-retrieved", "undone")
 CSV_COLUMNS = ("record_id", "stage", "decision", "reason", "reviewer", "decided_at")
 
 
@@ -40,8 +43,8 @@ def validate_decision(d: Decision, where: str = "decision") -> None:
                          fix="Use automation, title-abstract or full-text.")
     if d.decision not in DECISIONS:
         raise InputError(f"{where}: invalid decision {d.decision!r}; expected one of {list(DECISIONS)}",
-                         fix="Use include, exclude, skip or not-retrieved.")
-    if d.decision == "exclude" and not d.reason.strip():
+                         fix="Use include, exclude, skip, not-retrieved or undone.")
+    if d.decision == "exclude" and d.stage == "full-text" and not d.reason.strip():
         raise InputError(f"{where}: an exclusion needs a reason (record {d.record_id})",
                          fix="Give the reason, e.g. 'not a monotherapy arm'.")
     if not d.reviewer.strip():

@@ -60,7 +60,7 @@ def next_to_screen(con: duckdb.DuckDBPyConnection, stage: str = "title-abstract"
     """Undecided records of ``stage`` (skips count as undecided), most likely relevant first."""
     pool = screening_pool(con, stage)
     done = latest_decisions(con, stage)
-    decided = {k for k, (d, _) in done.items() if d != "skip"}
+    decided = {k for k, (d, _) in done.items() if d not in ("skip", "undone")}
     model = Prioritiser([ScreeningText(r.title, r.abstract) for r in pool], seed=seed)
     index = {r.record_id: i for i, r in enumerate(pool)}
     labelled = [(index[k], 1 if d == "include" else 0) for k, (d, _) in done.items()

@@ -1,13 +1,18 @@
-"""Read bibliographic records exported by hand: PubMed's MEDLINE text format, RIS and CSV.
+"""Read bibliographic records exported by hand: PubMed XML, PubMed's MEDLINE text format,
+RIS, Web of Science plain text, and CSV/tab-delimited tables (a plain CSV here; the Scopus,
+Embase and Web of Science tables in :mod:`ici_atlas.sources.bibtables`).
 
 Each gives :class:`ImportedRecord` rows with the fields screening and de-duplication use.
+:func:`read_export` recognises the format from the content (:func:`sniff_format`), not from
+the file name, and says which it found.
 
 Bad input never loses good input, and nothing is dropped silently:
 
 * A file is decoded as UTF-8 (a BOM is allowed) or as UTF-16 when it starts with a UTF-16
-  BOM; anything else (or a file holding NUL characters, i.e. binary data), an empty file,
-  a directory or a missing file is one :class:`~ici_atlas.errors.InputError` for that
-  file ("file X: not UTF-8 text at byte N (line L)").
+  BOM (a gzip-compressed file is decompressed first); anything else (or a file holding NUL
+  characters, i.e. binary data), an empty file, a directory, a missing file or a format
+  not recognised is one :class:`~ici_atlas.errors.InputError` for that file ("file X: not
+  UTF-8 text at byte N (line L)").
 * A record that cannot be used (no title, an unreadable CSV row) is a *problem*: reported
   by file, record number and field, and left out (``problems``; the CLI quarantines it).
 * A record kept with something dropped or guessed (a value that is not a PMID, an RIS
@@ -21,7 +26,10 @@ When the ``problems`` / ``warnings`` lists are not given, a problem raises
 from __future__ import annotations
 
 import codecs
+import csv
+import gzip
 import re
+import zlib
 import warnings as _pywarnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -43,7 +51,7 @@ _LOOSE_BOUNDARY = re.compile(r"^(?:(TY) {1,3}- ?([A-Z]{2,8})|(ER) {1,3}-)\s*$")
 class ImportedRecord:
     source_file: str
     position: int
-    format: str  # medline | ris | csv
+    format: str  # a key of FORMAT_LABELS: pubmed-xml | medline | ris | wos-plain | csv | scopus-csv ...
     title: str
     abstract: str = ""
     pmid: str = ""
@@ -54,9 +62,19 @@ class ImportedRecord:
     publication_types: list[str] = field(default_factory=list)
     keywords: list[str] = field(default_factory=list)
     nct_ids: list[str] = field(default_factory=list)
+    vendor_id: str = ""  # the database's own ID: Scopus EID, Web of Science UT, Embase PUI
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+#: Every format :func:`read_export` recognises, with the name a user knows it by.
+FORMAT_LABELS = {
+    "pubmed-xml": "PubMed XML", "medline": "MEDLINE", "ris": "RIS",
+    "wos-plain": "Web of Science plain text", "wos-tab": "Web of Science tab-delimited",
+    "wos-csv": "Web of Science CSV", "scopus-csv": "Scopus CSV", "embase-csv": "Embase CSV",
+    "csv": "CSV",
+}
 
 
 class BibfileWarning(UserWarning):
@@ -81,13 +99,20 @@ def _shown(value: str, limit: int = 40) -> str:
 
 # -- reading a file as text ---------------------------------------------------------------
 
-_FORMAT_FIX = "Pass a MEDLINE (.txt/.nbib), RIS (.ris) or CSV (.csv) export."
+_FORMAT_FIX = ("Pass a PubMed XML or MEDLINE export, RIS, a Web of Science plain-text or "
+               "tab-delimited export, or a Scopus, Embase or plain CSV (with a title column).")
 
 
 def read_text(path: str | Path) -> str:
     """The text of ``path``: UTF-8 (BOM allowed) or UTF-16 with a BOM. Anything else — not
     a regular file, unreadable, not text in those encodings, binary (NUL characters) or
     empty — raises :class:`InputError` naming the file (and the byte, for bad encoding)."""
+    return decode_text(read_bytes(path), path)
+
+
+def read_bytes(path: str | Path) -> bytes:
+    """The bytes of ``path``, decompressed when it is gzip-compressed (``.gz`` or not);
+    a missing file, a directory, an unreadable or corrupt file raise :class:`InputError`."""
     path = Path(path)
     shown = str(path)
     try:
@@ -101,6 +126,18 @@ def read_text(path: str | Path) -> str:
     except OSError as exc:
         raise InputError(f"file {shown}: cannot be read ({exc.strerror or exc})",
                          fix="Check the file's permissions.") from None
+    if raw.startswith(b"\x1f\x8b"):
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise InputError(f"file {shown}: gzip-compressed but cannot be decompressed ({exc})",
+                             fix="Download the file again; it is truncated or damaged.") from None
+    return raw
+
+
+def decode_text(raw: bytes, path: str | Path) -> str:
+    """``raw`` (the bytes of ``path``) as text; see :func:`read_text`."""
+    shown = str(path)
     if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         encoding, body, offset = "utf-16", raw, 0
     else:
@@ -246,6 +283,60 @@ def read_ris(path: str | Path, problems: list[ParseProblem] | None = None,
     return parse_ris(read_text(path), path.name, problems, warnings)
 
 
+class _TaggedRecords:
+    """The record bookkeeping that RIS and Web of Science plain text share: tag lines
+    collected into the open record; ``opener`` (``TY`` / ``PT``) inside an open record closes
+    it (kept, with a warning that its ``ER`` was missing), ``ER`` closes it, an ``ER`` with no
+    record and lines outside any record are warned about; ``build(position, ref, tags,
+    unterminated)`` turns the tags into a record (or None when rejected)."""
+
+    def __init__(self, name: str, tag_lines: str, opener: str, warnings, build):
+        self.name, self.tag_lines, self.opener, self.warnings, self.build = (
+            name, tag_lines, opener, warnings, build)
+        self.out: list[ImportedRecord] = []
+        self.tags: list = []
+        self.start = 0
+        self.position = 0
+        self.stray: list[int] = []
+
+    def flush_stray(self) -> None:
+        if self.stray:
+            first, last = self.stray[0], self.stray[-1]
+            span = f"line {first}" if first == last else f"lines {first}-{last}"
+            _warn(self.warnings, f"{self.name} {span}", "line",
+                  f"not {self.tag_lines} and outside any record; ignored")
+            self.stray.clear()
+
+    def close(self, unterminated: str | None) -> None:
+        self.position += 1
+        ref = f"{self.name} record #{self.position} at line {self.start}"
+        record = self.build(self.position, ref, self.tags, unterminated)
+        if record:
+            self.out.append(record)
+        self.tags.clear()
+
+    def tag_line(self, number: int, tag: str, value) -> None:
+        self.flush_stray()
+        if tag == "ER":
+            if self.tags:
+                self.close(None)
+            else:
+                _warn(self.warnings, f"{self.name} line {number}", "ER",
+                      "ER with no record before it; ignored")
+            return
+        if tag == self.opener and self.tags:
+            self.close(f"the next {self.opener} at line {number}")
+        if not self.tags:
+            self.start = number
+        self.tags.append((tag, value))
+
+    def finish(self) -> list[ImportedRecord]:
+        self.flush_stray()
+        if self.tags:
+            self.close("the end of the file (truncated?)")
+        return self.out
+
+
 def parse_ris(text: str, name: str, problems: list[ParseProblem] | None = None,
               warnings: list[ParseProblem] | None = None) -> list[ImportedRecord]:
     """RIS records: ``TY`` starts a record and ``ER`` ends it.
@@ -256,28 +347,11 @@ def parse_ris(text: str, name: str, problems: list[ParseProblem] | None = None,
     are not tag lines outside any record, and an ``ER`` with no record before it, are
     warned about and ignored. A record without a title is rejected with that reason.
     """
-    out: list[ImportedRecord] = []
-    tags: list[tuple[str, str]] = []
-    start = 0
-    position = 0
-    stray: list[int] = []
-
-    def flush_stray() -> None:
-        if stray:
-            span = f"line {stray[0]}" if len(stray) == 1 else f"lines {stray[0]}-{stray[-1]}"
-            _warn(warnings, f"{name} {span}", "line",
-                  "not RIS tag lines ('XX  - value') and outside any record; ignored")
-            stray.clear()
-
-    def close(unterminated: str | None) -> None:
-        nonlocal position
-        position += 1
-        ref = f"{name} record #{position} at line {start}"
-        record = _ris_record(name, position, ref, tags, problems, warnings, unterminated)
-        if record:
-            out.append(record)
-        tags.clear()
-
+    reader = _TaggedRecords(
+        name, "RIS tag lines ('XX  - value')", "TY", warnings,
+        lambda position, ref, tags, unterminated: _ris_record(
+            name, position, ref, tags, problems, warnings, unterminated))
+    tags = reader.tags
     for number, line in enumerate(_lines(text), start=1):
         match = RIS_TAG.match(line.rstrip())
         loose = None if match else _LOOSE_BOUNDARY.match(line)
@@ -288,27 +362,15 @@ def parse_ris(text: str, name: str, problems: list[ParseProblem] | None = None,
         if not match:
             if tags and line.strip():
                 tag, value = tags[-1]
-                tags[-1] = (tag, f"{value} {line.strip()}")
+                if tag == "KW":  # EndNote writes one keyword per line after the first KW
+                    tags.append((tag, line.strip()))
+                else:
+                    tags[-1] = (tag, f"{value} {line.strip()}")
             elif line.strip():
-                stray.append(number)
+                reader.stray.append(number)
             continue
-        flush_stray()
-        tag, value = match.group(1), match.group(2).strip()
-        if tag == "ER":
-            if tags:
-                close(None)
-            else:
-                _warn(warnings, f"{name} line {number}", "ER", "ER with no record before it; ignored")
-            continue
-        if tag == "TY" and tags:
-            close(f"the next TY at line {number}")
-        if not tags:
-            start = number
-        tags.append((tag, value))
-    flush_stray()
-    if tags:
-        close("the end of the file (truncated?)")
-    return out
+        reader.tag_line(number, match.group(1), match.group(2).strip())
+    return reader.finish()
 
 
 def _ris_record(name: str, position: int, ref: str, tags: list[tuple[str, str]], problems, warnings,
@@ -407,23 +469,205 @@ def parse_csv_records(text: str, name: str, problems: list[ParseProblem] | None 
     return out
 
 
+# -- Web of Science plain text ----------------------------------------------------------
+
+WOS_TAG = re.compile(r"^([A-Z][A-Z0-9])(?: (.*))?$")
+_WOS_FILE_TAGS = ("FN", "VR", "EF")
+_WOS_LIST_TAGS = ("AU", "AF", "BA", "BF", "CA", "GP")  # one value per line
+
+
+def parse_wos_plain(text: str, name: str, problems: list[ParseProblem] | None = None,
+                    warnings: list[ParseProblem] | None = None) -> list[ImportedRecord]:
+    """Web of Science "Plain text file" records: ``FN``/``VR`` file header, then per record
+    two-letter tags (``PT`` first, ``ER`` last), continuation lines indented by three
+    spaces (a new author for ``AU``/``AF``, more text otherwise), ``EF`` at the end.
+    A ``PT`` inside an open record starts a new one (the previous is kept, with a warning
+    that its ``ER`` was missing); a record without a title is rejected."""
+    reader = _TaggedRecords(
+        name, "Web of Science tag lines ('XX value')", "PT", warnings,
+        lambda position, ref, tags, unterminated: _wos_record(
+            name, position, ref, tags, problems, warnings, unterminated))
+    tags = reader.tags
+    for number, line in enumerate(_lines(text), start=1):
+        line = line.replace("\ufeff", "") if number == 1 else line
+        if line.startswith("   ") and tags:
+            tags[-1][1].append(line.strip())
+            continue
+        match = WOS_TAG.match(line.rstrip())
+        if not match:
+            if line.strip():
+                reader.stray.append(number)
+            continue
+        tag, value = match.group(1), (match.group(2) or "").strip()
+        if tag in _WOS_FILE_TAGS and not tags:
+            reader.flush_stray()
+            continue
+        reader.tag_line(number, tag, [value])
+    return reader.finish()
+
+
+def _wos_record(name: str, position: int, ref: str, tags: list[tuple[str, list[str]]], problems,
+                warnings, unterminated: str | None) -> ImportedRecord | None:
+    def text(tag: str) -> str:
+        return " ".join(" ".join(v for v in values if v) for t, values in tags if t == tag).strip()
+
+    def items(tag: str) -> list[str]:
+        return [v for t, values in tags if t == tag for v in values if v]
+
+    def terms(tag: str) -> list[str]:
+        return [x.strip() for x in text(tag).split(";") if x.strip()]
+
+    title = text("TI")
+    if not title:
+        also = f"; and not closed with ER before {unterminated}" if unterminated else ""
+        _problem(problems, ref, "TI", f"no title (no TI line, or an empty one){also}")
+        return None
+    if unterminated:
+        _warn(warnings, ref, "ER", f"record not closed with ER before {unterminated}; kept")
+    raw_pmid = text("PM")
+    pmid = clean_pmid(raw_pmid) or ""
+    if raw_pmid and not pmid:
+        _warn(warnings, ref, "PM", _not_a_pmid(raw_pmid))
+    abstract = text("AB")
+    keywords: list[str] = []
+    for term in terms("DE") + terms("ID"):
+        if term not in keywords:
+            keywords.append(term)
+    return ImportedRecord(
+        source_file=name, position=position, format="wos-plain", title=title, abstract=abstract,
+        pmid=pmid, doi=_clean_doi(text("DI") or text("D2")),
+        year=_year(text("PY") or text("PD") or text("EA")), authors=items("AU"),
+        journal=text("SO"), publication_types=terms("DT"), keywords=keywords,
+        nct_ids=sorted(set(NCT_RE.findall(f"{title} {abstract}"))), vendor_id=text("UT"),
+    )
+
+
+# -- PubMed XML files -----------------------------------------------------------------
+
+def parse_pubmed_xml_export(raw: bytes, name: str, problems: list[ParseProblem] | None = None,
+                            warnings: list[ParseProblem] | None = None, *, file: str | None = None
+                            ) -> list[ImportedRecord]:
+    """Records of a PubMed XML file (efetch / "Send to: File, XML" ``PubmedArticleSet`` or a
+    baseline ``MedlineCitationSet``), read by :mod:`ici_atlas.sources.pubmed_xml` with its
+    protections. An article without a valid PMID or without a title is a problem; XML that
+    breaks off after some articles keeps them and is one problem (field ``xml``); XML that
+    cannot be read before the first article is an :class:`InputError` for the file."""
+    from .pubmed_xml import iter_pubmed_xml
+
+    found: list[ParseProblem] = []
+    out: list[ImportedRecord] = []
+    position = 0
+    for rec in iter_pubmed_xml(raw, found):
+        position = len(out) + sum(1 for p in found if p.field != "xml") + 1
+        ref = f"{name} article #{position}"
+        if not rec.title:
+            found.append(ParseProblem(ref, "ArticleTitle", f"PMID {rec.pmid}: no title (empty ArticleTitle)"))
+            continue
+        out.append(ImportedRecord(
+            source_file=name, position=position, format="pubmed-xml", title=rec.title,
+            abstract=rec.abstract, pmid=rec.pmid, doi=_clean_doi(rec.doi), year=rec.year,
+            authors=rec.authors, journal=rec.journal, publication_types=rec.publication_types,
+            keywords=rec.keywords + [m for m in rec.mesh_headings if m not in rec.keywords],
+            nct_ids=rec.nct_ids,
+        ))
+    fatal = [p for p in found if p.field == "xml"]
+    if fatal and not out and len(found) == len(fatal):
+        raise InputError(f"file {file or name}: {fatal[0].reason}",
+                         fix="Export the records again as PubMed XML; the file is not well-formed, "
+                             "truncated or refused.")
+    for p in found:
+        _problem(problems, p.record_ref.replace("<bytes>", name, 1), p.field, p.reason)
+    return out
+
+
 # -- any of them -------------------------------------------------------------------------
+
+_XML_ROOT = re.compile(r"<([A-Za-z_][\w.:-]*)")
+_PUBMED_ROOTS = ("PubmedArticleSet", "PubmedArticle", "MedlineCitationSet", "MedlineCitation")
+
+
+def sniff_format(text: str, name: str = "") -> str:
+    """The export format of ``text`` (a key of :data:`FORMAT_LABELS`), recognised from the
+    content; the file name ``name`` is only used in messages, and to report an unknown
+    ``.csv``/``.tsv`` header as such. Raises :class:`InputError` naming the file when
+    nothing fits (for a header row that is no known export's, with the columns found)."""
+    from .bibtables import EXPECTED_COLUMNS, classify_header
+
+    body = text.lstrip("\ufeff \t\r\n")
+    if body.startswith("<"):
+        root = next((m.group(1) for m in _XML_ROOT.finditer(body[:20_000])
+                     if not body[m.start() + 1:m.start() + 2] in "?!"), "")
+        if root in _PUBMED_ROOTS:
+            return "pubmed-xml"
+        raise InputError(f"file {name}: XML, but not PubMed XML (root element <{root or '?'}>)",
+                         fix="Export from PubMed with 'Send to: File, format XML', or use another "
+                             "export format (RIS, MEDLINE).")
+    if re.match(r"(FN [^\n]*\n(VR [^\n]*\n)?\s*PT |PT [A-Z]\s*\n(AU|AF|BA|CA|GP|TI) )", body):
+        return "wos-plain"
+    first = body.split("\n", 1)[0].rstrip("\r")
+    header_fmt = None
+    if "\t" in first:
+        header_fmt = classify_header(first.split("\t"), "\t")
+    elif "," in first or first.strip().strip('"') == "title":
+        try:
+            header_fmt = classify_header(next(csv.reader([first])), ",")
+        except (csv.Error, StopIteration):
+            header_fmt = None
+    if header_fmt:
+        return header_fmt
+    head = text[:2000]
+    if re.search(r"^TY  - ", head, flags=re.M):
+        return "ris"
+    if re.search(r"^PMID- ", head, flags=re.M):
+        return "medline"
+    table_name = re.sub(r"\.gz$", "", name.lower()).endswith((".csv", ".tsv", ".tab"))
+    try:
+        cells = first.split("\t") if "\t" in first else next(csv.reader([first]))
+    except (csv.Error, StopIteration):
+        if table_name:
+            return "csv"  # the CSV reader says what is wrong with the header
+        cells = []
+    if table_name or len(cells) >= 3:  # a header row, but not one we know
+        shown = [c.replace("\ufeff", "").strip()[:40] for c in cells][:8]
+        raise InputError(
+            f"file {name}: no 'title' column and not a known export's columns "
+            f"(found {shown}{' ...' if len(cells) > 8 else ''})",
+            fix=f"Expected {EXPECTED_COLUMNS}.")
+    raise InputError(
+        f"file {name}: neither MEDLINE (PMID- ...), RIS (TY  - ...), PubMed XML, Web of Science "
+        "(FN/PT tags or tab-delimited) nor a CSV with known columns",
+        fix="Export from PubMed as 'PubMed' (MEDLINE) or XML, from a reference manager as RIS, "
+            "or from Scopus, Embase or Web of Science in their CSV / tab-delimited formats.")
+
+
+def read_export(path: str | Path, problems: list[ParseProblem] | None = None,
+                warnings: list[ParseProblem] | None = None) -> tuple[str, list[ImportedRecord]]:
+    """``(format, records)`` of an export file, its format recognised from the content
+    (:func:`sniff_format`). A file that cannot be read at all raises :class:`InputError`
+    naming it; problems and warnings of single records go to the lists."""
+    path = Path(path)
+    raw = read_bytes(path)
+    text = decode_text(raw, path)
+    fmt = sniff_format(text, str(path))
+    if fmt == "pubmed-xml":
+        return fmt, parse_pubmed_xml_export(raw, path.name, problems, warnings, file=str(path))
+    if fmt == "medline":
+        return fmt, parse_medline(text, path.name, problems, warnings)
+    if fmt == "ris":
+        return fmt, parse_ris(text, path.name, problems, warnings)
+    if fmt == "wos-plain":
+        return fmt, parse_wos_plain(text, path.name, problems, warnings)
+    if fmt == "csv":
+        return fmt, parse_csv_records(text, path.name, problems, warnings, file=str(path))
+    from .bibtables import parse_table
+
+    return fmt, parse_table(text, path.name, fmt, problems, warnings, file=str(path))
+
 
 def read_bibfile(path: str | Path, problems: list[ParseProblem] | None = None,
                  warnings: list[ParseProblem] | None = None) -> list[ImportedRecord]:
-    """Read a MEDLINE (.txt/.nbib), RIS (.ris) or CSV (.csv) export (MEDLINE/RIS detected from
-    content). A file that cannot be read at all raises :class:`InputError` naming it."""
-    path = Path(path)
-    text = read_text(path)
-    if path.suffix.lower() == ".csv":
-        return parse_csv_records(text, path.name, problems, warnings, file=str(path))
-    head = text[:2000]
-    if re.search(r"^TY  - ", head, flags=re.M):
-        return parse_ris(text, path.name, problems, warnings)
-    if re.search(r"^PMID- ", head, flags=re.M):
-        return parse_medline(text, path.name, problems, warnings)
-    raise InputError(f"file {path}: neither MEDLINE (PMID- ...) nor RIS (TY  - ...) format",
-                     fix="Export from PubMed as 'PubMed' (MEDLINE) format or from a reference manager as RIS.")
+    """The records of an export file in any format :func:`read_export` recognises."""
+    return read_export(path, problems, warnings)[1]
 
 
 def format_ris_record(fields: Iterable[tuple[str, object]]) -> str:

@@ -148,11 +148,13 @@ class PoliteHttp:
                 self._sleep(wait)
         self._last_request = self._clock()
 
-    def _send_once(self, method: str, url: str, params: dict | None, data: dict | None) -> httpx.Response:
+    def _send_once(self, method: str, url: str, params: dict | None, data: dict | None,
+                   json_body: object = None) -> httpx.Response:
         self._throttle()
         self.requests_sent += 1
         try:
-            with self._http.stream(method, url, params=params, data=data) as resp:
+            with self._http.stream(method, url, params=params, data=data,
+                                   json=json_body) as resp:
                 if resp.status_code in RETRY_STATUSES:
                     raise Retryable(f"HTTP {resp.status_code}",
                                     parse_retry_after(resp.headers.get("Retry-After")))
@@ -228,12 +230,14 @@ class PoliteHttp:
         parse: Callable[[httpx.Response], T] = lambda r: r,  # type: ignore[assignment,return-value]
         method: str = "GET",
         data: dict | None = None,
+        json_body: object = None,
     ) -> T:
-        """Send, retrying transient failures; ``parse`` may raise :class:`Retryable`."""
+        """Send, retrying transient failures; ``parse`` may raise :class:`Retryable`.
+        ``data`` is sent form-encoded, ``json_body`` as a JSON request body."""
         attempt = 0
         while True:
             try:
-                return parse(self._send_once(method, url, params, data))
+                return parse(self._send_once(method, url, params, data, json_body))
             except Retryable as exc:
                 if attempt >= self.retry.max_retries:
                     raise SourceError(

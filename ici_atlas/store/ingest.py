@@ -467,6 +467,39 @@ def _find_resumable(con, resume_key: str) -> tuple[int, str] | None:
     return (row[0], row[1]) if pages else None
 
 
+def fetch_in_run(con: duckdb.DuckDBPyConnection, kind: str, source: str, query_text: str,
+                 params: dict, base_key: str, resume_key: str, previous: tuple | None,
+                 queries: list, fetch_chunk: Callable) -> tuple[int, "Counts"]:
+    """Start a fetch run of ``kind`` (resuming ``previous``, ``(run_id, status)``, when given:
+    its progress is copied and a run killed while ``running`` is marked ``interrupted``),
+    then ``fetch_chunk(run_id, index, query, counts)`` for each query chunk. A failure
+    records the totals the source had reported so far, fails the run and is raised.
+    Returns ``(run_id, counts)`` for the caller's reconciliation. Shared by the
+    ClinicalTrials.gov fetch and the registry API fetches."""
+    with transaction(con):
+        run_id = start_run(con, kind, source, query_text, params, query_key=base_key,
+                           resume_key=resume_key, resumed_from=previous[0] if previous else None)
+        counts = Counts()
+        if previous:
+            if previous[1] == "running":  # killed without a chance to record it
+                finish_run(con, previous[0], "interrupted", f"resumed by run {run_id}")
+            counts = _copy_progress(con, previous[0], run_id)
+            _update_run(con, run_id, counts)
+    try:
+        for ci, query in enumerate(queries):
+            fetch_chunk(run_id, ci, query, counts)
+    except BaseException as exc:
+        try:  # what the source had reported so far, so the failed run's row says it
+            con.execute(
+                "UPDATE runs SET reported_total = (SELECT sum(reported_total) FROM run_chunks "
+                "WHERE run_id = ?) WHERE run_id = ?", [run_id, run_id])
+        except duckdb.Error:
+            pass
+        fail_run(con, run_id, exc)
+        raise
+    return run_id, counts
+
+
 def _copy_progress(con, old: int, new: int) -> Counts:
     for table in ("run_chunks", "run_pages", "run_records", "record_warnings"):
         con.execute(
@@ -514,30 +547,10 @@ def load_from_api(
     query_text = queries[0].intr_expression() if len(queries) == 1 else " || ".join(
         f"[chunk {i}] {q.intr_expression()}" for i, q in enumerate(queries)
     )
-    with transaction(con):
-        run_id = start_run(
-            con, "fetch", client.base_url, query_text, params, query_key=base_key,
-            resume_key=resume_key, resumed_from=previous[0] if previous else None,
-        )
-        counts = Counts()
-        if previous:
-            if previous[1] == "running":  # killed without a chance to record it
-                finish_run(con, previous[0], "interrupted", f"resumed by run {run_id}")
-            counts = _copy_progress(con, previous[0], run_id)
-            _update_run(con, run_id, counts)
-    try:
-        for ci, query in enumerate(queries):
-            _fetch_chunk(con, client, run_id, ci, query, page_size, counts, on_page,
-                         show_progress, len(queries))
-    except BaseException as exc:
-        try:  # what the API had reported so far, so the failed run's row says it
-            con.execute(
-                "UPDATE runs SET reported_total = (SELECT sum(reported_total) FROM run_chunks "
-                "WHERE run_id = ?) WHERE run_id = ?", [run_id, run_id])
-        except duckdb.Error:
-            pass
-        fail_run(con, run_id, exc)
-        raise
+    run_id, counts = fetch_in_run(
+        con, "fetch", client.base_url, query_text, params, base_key, resume_key, previous,
+        queries, lambda run_id, ci, query, counts: _fetch_chunk(
+            con, client, run_id, ci, query, page_size, counts, on_page, show_progress, len(queries)))
     return _reconcile_api(con, run_id, counts, previous[0] if previous else None,
                           api_version_notes(version))
 

@@ -180,14 +180,32 @@ def _store(con, reg: Registration, source: str, run_id: int, result: RegistryLoa
     seen[display] = digest
     if old is not None and old[0] == digest:
         return
-    row = [display, reg.registry, reg.trial_id, reg.title or reg.official_title,
+    with transaction(con):
+        _write(con, reg, model, digest, source, run_id)
+
+
+def _write(con, reg: Registration, model: bytes, digest: str, source: str, run_id: int) -> None:
+    row = [reg.display_id, reg.registry, reg.trial_id, reg.title or reg.official_title,
            reg.registration_date, model.decode(), pack_json(orjson.dumps(reg.to_v2())),
            pack_json(reg.raw.encode("utf-8")) if reg.raw else None, digest, source,
            reg.source_format, reg.ref, run_id, now_utc()]
-    with transaction(con):
-        con.execute("DELETE FROM registrations WHERE display_id = ?", [display])
-        con.execute(f"INSERT INTO registrations ({', '.join(_COLUMNS)}) VALUES "
-                    f"({', '.join('?' * len(_COLUMNS))})", row)
+    con.execute("DELETE FROM registrations WHERE display_id = ?", [reg.display_id])
+    con.execute(f"INSERT INTO registrations ({', '.join(_COLUMNS)}) VALUES "
+                f"({', '.join('?' * len(_COLUMNS))})", row)
+
+
+def write_registration(con: duckdb.DuckDBPyConnection, reg: Registration, source: str,
+                       run_id: int) -> str:
+    """Store one registration (call inside the caller's transaction): ``"new"``,
+    ``"updated"`` or ``"unchanged"`` (same content hash: not rewritten)."""
+    model = to_json(reg)
+    digest = hashlib.sha256(model).hexdigest()
+    old = con.execute("SELECT content_hash FROM registrations WHERE display_id = ?",
+                      [reg.display_id]).fetchone()
+    if old is not None and old[0] == digest:
+        return "unchanged"
+    _write(con, reg, model, digest, source, run_id)
+    return "new" if old is None else "updated"
 
 
 def query_registrations(con: duckdb.DuckDBPyConnection) -> list[Registration]:

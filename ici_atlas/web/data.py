@@ -8,9 +8,10 @@ add the few queries only the dashboard needs (store summary, a trial's registry 
 from __future__ import annotations
 
 import re
+from concurrent.futures import ThreadPoolExecutor, wait
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import duckdb
 import orjson
@@ -80,8 +81,17 @@ def query_overview(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
         "partners": ls.query_partners(con, targets_only=True, top=12),
         "sponsors": ls.query_sponsors(con),
         "registries": ls.query_registries(con),
+        "screening": _screening_progress(con),
         "runs": runs,
     })
+
+
+def _screening_progress(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    """The literature screening in brief (``lit status``): rows per stage and one sentence."""
+    from ..review.progress import progress_sentence, query_screening_progress
+
+    rows = query_screening_progress(con)
+    return {"stages": rows, "summary": progress_sentence(rows)}
 
 
 # ---------------------------------------------------------------------------- one trial
@@ -504,10 +514,32 @@ def query_time(con: duckdb.DuckDBPyConnection, flt, stack: str = "class",
                       for y in sorted(years)]}
 
 
+#: Independent read queries of one page run on this many cursors at once (DuckDB releases
+#: the GIL while it executes, so a page's charts are computed side by side on 2 cores).
+QUERY_THREADS = 2
+_QUERY_POOL = ThreadPoolExecutor(max_workers=QUERY_THREADS, thread_name_prefix="ici-atlas-query")
+
+
+def run_queries(con: duckdb.DuckDBPyConnection,
+                tasks: Mapping[str, Callable[[duckdb.DuckDBPyConnection], Any]]) -> dict[str, Any]:
+    """``{name: task(cursor)}``: independent read-only queries, each on its own cursor of
+    ``con`` (made here, used by one worker thread, closed after), ``QUERY_THREADS`` at a time.
+    The first error is raised once every task has finished."""
+    cursors = {name: con.cursor() for name in tasks}
+    try:
+        futures = {name: _QUERY_POOL.submit(task, cursors[name]) for name, task in tasks.items()}
+        wait(futures.values())
+        return {name: future.result() for name, future in futures.items()}
+    finally:
+        for cur in cursors.values():
+            cur.close()
+
+
 def query_landscape_page(con: duckdb.DuckDBPyConnection, flt, stack: str = "class",
-                         time: str = "start") -> dict[str, Any]:
+                         time: str = "start", live_facets: bool = False) -> dict[str, Any]:
     """The landscape of the selection: Figures 2A-C and 5A-B, the time chart, the total and
-    the trials behind each bar."""
+    the trials behind each bar (and, with ``live_facets``, the facet counts of the page under
+    ``live``, not part of the JSON twin). The queries run side by side (:func:`run_queries`)."""
     if stack not in STACKS:
         raise invalid_choice("stack", stack, STACKS, "Use one of the listed values.")
     if time not in TIMES:
@@ -516,27 +548,34 @@ def query_landscape_page(con: duckdb.DuckDBPyConnection, flt, stack: str = "clas
     flt = ls.check_filter(con, flt)
     pd1 = flt.replace(target_class="PD-1")
     pdl1 = flt.replace(target_class="PD-L1")
-    done: dict[str, Any] = {
-        "phases": ls.query_phases(con, flt),
-        "cancers_pd1": ([] if flt.target_class == "PD-L1" else
-                        ls.query_cancers(con, pd1, top=LANDSCAPE_TOP)),
-        "cancers_pdl1": ([] if flt.target_class == "PD-1" else
-                         ls.query_cancers(con, pdl1, top=LANDSCAPE_TOP)),
-        "partners": ls.query_partners(con, flt, top=LANDSCAPE_TOP),
-        "bispecifics": ls.query_bispecifics(con, flt),
-        "total": ls.query_total(con, flt),
-        "time": query_time(con, flt, stack, time),
-        "members": _bar_members(con, flt),
+    tasks: dict[str, Callable[[duckdb.DuckDBPyConnection], Any]] = {
+        "phases": lambda c: ls.query_phases(c, flt),
+        "cancers_pd1": lambda c: ([] if flt.target_class == "PD-L1" else
+                                  ls.query_cancers(c, pd1, top=LANDSCAPE_TOP)),
+        "cancers_pdl1": lambda c: ([] if flt.target_class == "PD-1" else
+                                   ls.query_cancers(c, pdl1, top=LANDSCAPE_TOP)),
+        "partners": lambda c: ls.query_partners(c, flt, top=LANDSCAPE_TOP),
+        "bispecifics": lambda c: ls.query_bispecifics(c, flt),
+        "total": lambda c: ls.query_total(c, flt),
+        "time": lambda c: query_time(c, flt, stack, time),
+        "members": lambda c: _bar_members(c, flt),
     }
+    if live_facets:
+        from .explorer import query_live_facets
+
+        tasks = {"live": lambda c: query_live_facets(c, flt), **tasks}  # the longest first
+    done = run_queries(con, tasks)
     tables = {name: done[name] for name, *_ in LANDSCAPE_CHARTS}
-    members = done["members"]
-    return jsonable({
+    out = jsonable({
         "filters": flt.active(),
         "total": done["total"],
         "tables": tables,
-        "members": members,
+        "members": done["members"],
         "time": done["time"],
     })
+    if live_facets:
+        out["live"] = done["live"]
+    return out
 
 
 # ---------------------------------------------------------------------------- runs

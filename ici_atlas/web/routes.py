@@ -191,20 +191,21 @@ LANDSCAPE_CSV_EXTRA = {
 }
 
 
-def _landscape_query(app: "DashboardApp", req: "Request", extra: dict):
+def _landscape_query(app: "DashboardApp", req: "Request", extra: dict, live_facets: bool = False):
     facets = _facets(app)
     eq = explorer.parse_explorer_query(req.params, facets, extra)
     stack = (req.params.get("stack") or ["class"])[-1]
     time = (req.params.get("time") or ["start"])[-1]
-    d = app.read(lambda cur: data.query_landscape_page(cur, eq.flt, stack, time))
+    d = app.read(lambda cur: data.query_landscape_page(cur, eq.flt, stack, time, live_facets))
     return facets, eq, d
 
 
 def landscape(app: "DashboardApp", req: "Request") -> "Page":
-    facets, eq, d = _landscape_query(app, req, LANDSCAPE_EXTRA)
-    if req.want_json:  # the JSON twin is the data; the charts and facet counts are the page's
+    # the JSON twin is the data; the charts and facet counts are the page's
+    facets, eq, d = _landscape_query(app, req, LANDSCAPE_EXTRA, live_facets=not req.want_json)
+    if req.want_json:
         return _page(d, "landscape.html", "Landscape", {})
-    live = app.read(lambda cur: explorer.query_live_facets(cur, eq.flt))
+    live = d.pop("live")
     base = [(k, v) for k, v in eq.query_pairs() if k not in ("sort", "order", "page", "per_page")]
     extra = [(k, v) for k, v in (("stack", d["time"]["stack"]), ("time", d["time"]["time"]))]
 

@@ -12,8 +12,9 @@ An element that repeats is a list, a single one an object, an empty one ``[]``, 
 
 Structured links come from ``externalRefs`` only: ``clinicalTrialsGovNumber`` (NCT),
 ``eudraCTNumber`` (EudraCT or CTIS number) and ``secondaryNumbers`` entries that are
-registry IDs ("Nil known" and protocol numbers are not). The ISRCTN XML API itself is not
-read: no real XML record is in the shared data to check a reader against.
+registry IDs ("Nil known" and protocol numbers are not). ISRCTN XML files are not read
+(no real XML record is in the shared data); the ISRCTN API's XML is converted to this shape
+by :mod:`ici_atlas.sources.isrctn_api` (xml2js rules, as ctrdata converts it).
 
 ISRCTN gives no registration date in these records (``registration_date`` is None) and no
 status field beyond ``overallStatusOverride`` ("Stopped"): ISRCTN's own status is computed
