@@ -18,7 +18,7 @@ script, with ``numpy.random.seed(seed)`` as its CLI does. Install it with
 it the ASReview columns say why they are missing and the comparison is skipped.
 
     .venv/bin/python bench/bench_screening.py [--seeds 10] [--sets Donners_2021,...]
-        [--asreview-path DIR] [--scale 12842] [--json] [--check]
+        [--asreview-path DIR] [--json] [--check]
     .venv/bin/python bench/bench_screening.py --page 12842 [--decisions 100] [--asreview-path DIR]
 
 ``--page N`` times the screening page instead (``ici-atlas lit screen --web``): a store of N
@@ -43,7 +43,6 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from ici_atlas.review.prioritise import Prioritiser  # noqa: E402
 from ici_atlas.review.simulate import (  # noqa: E402
     SimulationResult,
     load_labelled_csv,
@@ -133,32 +132,6 @@ def summarise(runs: list[dict]) -> dict:
     out["wss95_min"] = min(r["wss95"] for r in runs)
     out["wss95_max"] = max(r["wss95"] for r in runs)
     return out
-
-
-def time_at_scale(paths: list[Path], n_records: int, labelled: int = 500, repeats: int = 5) -> dict:
-    """Seconds for one refit + ranking with ``n_records`` records (the sets' records cycled)
-    and ``labelled`` of them labelled (their true labels)."""
-    records, labels = [], []
-    for p in paths:
-        r, y = load_labelled_csv(p)
-        records += r
-        labels += y
-    idx = [i % len(records) for i in range(n_records)]
-    pool = [records[i] for i in idx]
-    y = np.asarray([labels[i] for i in idx])
-    tick = time.perf_counter()
-    model = Prioritiser(pool, seed=0)
-    features_seconds = time.perf_counter() - tick
-    chosen = np.random.default_rng(0).choice(n_records, labelled, replace=False)
-    chosen = np.concatenate([np.flatnonzero(y == 1)[:1], np.flatnonzero(y == 0)[:1], chosen])
-    times = []
-    for _ in range(repeats):
-        tick = time.perf_counter()
-        model.fit(chosen.tolist(), y[chosen].tolist())
-        model.rank(np.setdiff1d(np.arange(n_records), chosen))
-        times.append(time.perf_counter() - tick)
-    return {"records": n_records, "labelled": int(len(chosen)), "features_seconds": features_seconds,
-            "seconds_per_decision": st.median(times)}
 
 
 def cycled_records(paths: list[Path], n_records: int):
@@ -285,7 +258,6 @@ def main() -> None:
     parser.add_argument("--first-seed", type=int, default=0)
     parser.add_argument("--sets", help="Comma-separated set names (default: every SYNERGY set found).")
     parser.add_argument("--asreview-path", help="Folder holding asreview (pip install --target).")
-    parser.add_argument("--scale", type=int, help="Also time one refit + ranking at this many records.")
     parser.add_argument("--json", action="store_true", help="Print one JSON object.")
     parser.add_argument("--check", action="store_true", help="Exit 1 when ici-atlas does not beat ELAS u4.")
     parser.add_argument("--page", type=int, metavar="N",
@@ -374,8 +346,6 @@ def main() -> None:
             "recall_at_10pct_difference_by_set": recall_deficits,
         }
     report["verdict"] = verdict
-    if args.scale:
-        report["scale"] = time_at_scale(paths, args.scale)
 
     if args.json:
         print(json.dumps(report, indent=2))
@@ -405,10 +375,6 @@ def main() -> None:
             print("WSS@95 difference by set: " + ", ".join(f"{k} {v:+.3f}" for k, v in deficits.items()))
             print("recall@10% difference by set: "
                   + ", ".join(f"{k} {v:+.3f}" for k, v in recall_deficits.items()))
-        if "scale" in report:
-            sc = report["scale"]
-            print(f"At {sc['records']:,} records ({sc['labelled']} labelled): one refit + ranking "
-                  f"{sc['seconds_per_decision']:.3f} s; features once {sc['features_seconds']:.1f} s.")
     if args.check and not (verdict and verdict["mean_wss95_higher"] and verdict["mean_recall_at_10pct_higher"]
                            and verdict["no_set_wss95_worse_by_more_than_0.02"]
                            and verdict["no_set_recall_at_10pct_worse_by_more_than_0.02"]):

@@ -48,6 +48,15 @@ def ctgov_data(shared_data: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
+def registries(shared_data: Path) -> Path:
+    """The other registries' records (ICTRP, EUCTR, CTIS, ISRCTN, ChiCTR) in the shared data."""
+    path = shared_data / "registries"
+    if not path.is_dir():
+        skip_or_fail(f"{path} not found")
+    return path
+
+
+@pytest.fixture(scope="session")
 def rscript() -> str:
     """Path to Rscript with metafor installed; skip/fail if absent."""
     exe = shutil.which("Rscript")

@@ -9,7 +9,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from conftest import skip_or_fail
 from ici_atlas.concepts.registrations import (ACCEPT_THRESHOLD, CANDIDATE_FLOOR,
                                               group_registrations, registration_from_v2)
 from ici_atlas.errors import SchemaError
@@ -20,14 +19,6 @@ DECODED = "rfhb+ctrdata/decoded"
 COVID = "ebmdatalab+covid_trials_tracker-covid/notebooks"
 ICTRP_CSV = f"{COVID}/archived_raw_data/COVID19-1135-trials.csv"
 LABELS = f"{COVID}/processed_data_sets/trial_list_2020-12-16.csv"
-
-
-@pytest.fixture(scope="module")
-def registries(shared_data) -> Path:
-    path = shared_data / "registries"
-    if not path.is_dir():
-        skip_or_fail(f"{path} not found")
-    return path
 
 
 @pytest.fixture(scope="module")

@@ -23,16 +23,6 @@ from ici_atlas.store.db import open_store
 
 
 @pytest.fixture(scope="module")
-def registries(shared_data):
-    path = shared_data / "registries"
-    if not path.exists():
-        from conftest import skip_or_fail
-
-        skip_or_fail(f"{path} not found")
-    return path
-
-
-@pytest.fixture(scope="module")
 def store(registries, ctgov_data, tmp_path_factory):
     """Registry exports and a ClinicalTrials.gov subset (NSCLCBench) in one store."""
     path = tmp_path_factory.mktemp("reg") / "s.duckdb"

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pytest
 
-from conftest import skip_or_fail
 from ici_atlas.concepts.study import Study
 from ici_atlas.concepts.trial import classify_study
 from ici_atlas.sources.ctgov_files import SkippedFile
@@ -35,14 +34,6 @@ ICTRP_CSV = f"{COVID}/archived_raw_data/COVID19-1135-trials.csv"
 ICTRP_XML = f"{COVID}/archived_raw_data/ICTRP-Results_18Mar2020.xml"
 CHICTR = "PancrePal-xiaoyibao+chictr-mcp-server/dev"
 SUNRAY = f"{CHICTR}/response_single_query.json"
-
-
-@pytest.fixture(scope="module")
-def registries(shared_data) -> Path:
-    path = shared_data / "registries"
-    if not path.is_dir():
-        skip_or_fail(f"{path} not found")
-    return path
 
 
 @pytest.fixture(scope="module")

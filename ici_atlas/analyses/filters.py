@@ -115,18 +115,12 @@ class TrialFilter:
             parts.append("with a monotherapy arm" if self.monotherapy else "no monotherapy arm")
         if self.bispecific is not None:
             parts.append("bispecific agent" if self.bispecific else "no bispecific agent")
-        if self.since and self.until:
-            parts.append(f"started {self.since}–{self.until}")
-        elif self.since:
-            parts.append(f"started {self.since} or later")
-        elif self.until:
-            parts.append(f"started {self.until} or earlier")
-        if self.posted_since and self.posted_until:
-            parts.append(f"first posted {self.posted_since}–{self.posted_until}")
-        elif self.posted_since:
-            parts.append(f"first posted {self.posted_since} or later")
-        elif self.posted_until:
-            parts.append(f"first posted {self.posted_until} or earlier")
+        for what, first, last in (("started", self.since, self.until),
+                                  ("first posted", self.posted_since, self.posted_until)):
+            if first and last:
+                parts.append(f"{what} {first}–{last}")
+            elif first or last:
+                parts.append(f"{what} {first or last} or {'later' if first else 'earlier'}")
         if self.posted_by:
             parts.append(f"first posted by {self.posted_by.isoformat()}")
         if self.q:

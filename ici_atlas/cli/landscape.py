@@ -27,87 +27,79 @@ FIGURE_FOR = {
 }
 
 
-_FILTER_PARAMS = ("target_class", "cancers", "phases", "agents", "partners", "since", "until",
-                  "posted_by", "posted_since", "posted_until", "exposure", "registries",
-                  "statuses", "sponsors", "countries", "lines", "settings", "monotherapy",
-                  "bispecific", "text")
+def _repeatable(metavar: str, help: str) -> dict:
+    return {"multiple": True, "metavar": metavar, "help": help}
+
+
+#: The trial filters, in the order ``--help`` lists them: (the API's name, the option's
+#: flags, click's settings). The same names as the API and the dashboard.
+FILTER_OPTIONS: tuple[tuple[str, tuple[str, ...], dict], ...] = (
+    ("target_class", ("--class",), {"metavar": "PD-1|PD-L1",
+     "help": "Only trials giving an anti-PD-1 (or anti-PD-L1) agent."}),
+    ("cancer", ("--cancer", "--tumor"), _repeatable(
+        "GROUP", "Only trials classified into this cancer group (see `ici-atlas landscape "
+        "cancers`); repeatable. --tumor is an alias.")),
+    ("phase", ("--phase",), _repeatable(
+        "PHASE", "Only trials in this phase ('Phase 2', '2/3', 'III', 'early1', 'NA'); repeat "
+        "for several.")),
+    ("agent", ("--agent",), _repeatable(
+        "NAME", "Only trials giving this agent (INN, code name or brand); repeatable.")),
+    ("partner", ("--partner",), _repeatable(
+        "CLASS", "Only trials with this partner class (e.g. CTLA-4); repeatable.")),
+    ("since", ("--since",), {"type": int, "metavar": "YEAR",
+     "help": "Only trials that started in YEAR or later."}),
+    ("until", ("--until",), {"type": int, "metavar": "YEAR",
+     "help": "Only trials that started in YEAR or earlier."}),
+    ("posted_by", ("--as-of", "--posted-by"), {"metavar": "DATE",
+     "help": "The landscape as of DATE (YYYY[-MM[-DD]]): only trials first posted on or "
+             "before it."}),
+    ("exposure", ("--exposure",), {"type": Choice(["assigned", "observed"]), "default": None,
+     "help": "Only studies that assign the PD-(L)1 agent (interventional) or only those that "
+             "observe it (observational); default both, as the review counted."}),
+    ("registry", ("--registry",), _repeatable(
+        "NAME", "Only registrations in this registry (CTGOV, CHICTR, EUCTR, CTIS, ISRCTN ...); "
+        "repeatable. Default: every registry, each trial counted once (see `ici-atlas "
+        "landscape registries`).")),
+    ("posted_since", ("--posted-since",), {"type": int, "metavar": "YEAR",
+     "help": "Only trials first posted in YEAR or later."}),
+    ("posted_until", ("--posted-until",), {"type": int, "metavar": "YEAR",
+     "help": "Only trials first posted in YEAR or earlier."}),
+    ("status", ("--status",), _repeatable(
+        "STATUS", "Only trials with this overall status (e.g. RECRUITING); repeatable.")),
+    ("sponsor", ("--sponsor",), _repeatable(
+        "CLASS", "Only trials whose lead sponsor has this class (e.g. INDUSTRY); repeatable.")),
+    ("country", ("--country",), _repeatable(
+        "COUNTRY", "Only trials with a site in this country; repeatable.")),
+    ("line", ("--line",), _repeatable(
+        "LINE", "Only trials in this line of therapy (e.g. first-line); repeatable.")),
+    ("setting", ("--setting",), _repeatable(
+        "SETTING", "Only trials in this treatment setting (e.g. advanced, neoadjuvant); "
+        "repeatable.")),
+    ("monotherapy", ("--monotherapy",), {"type": Choice(["yes", "no"]), "default": None,
+     "help": "Only trials with (yes) or without (no) a PD-(L)1 monotherapy arm."}),
+    ("bispecific", ("--bispecific",), {"type": Choice(["yes", "no"]), "default": None,
+     "help": "Only trials that give (yes) or do not give (no) a bispecific PD-(L)1 agent."}),
+    ("q", ("--text",), {"metavar": "TEXT",
+     "help": "Only trials whose NCT ID, titles, acronym, sponsor or agents contain TEXT "
+             "(case-insensitive)."}),
+)
 
 
 def filter_options(command: Callable) -> Callable:
-    """The trial filters (the same names as the API and the dashboard), handed to the
-    command as one ``filters`` dict with the API's names."""
+    """The trial filters of :data:`FILTER_OPTIONS`, handed to the command as one
+    ``filters`` dict with the API's names (repeatable options as lists)."""
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
-        raw = {k: kwargs.pop(k) for k in _FILTER_PARAMS}
-        filters = {"target_class": raw["target_class"], "cancer": list(raw["cancers"]),
-                   "phase": list(raw["phases"]), "agent": list(raw["agents"]),
-                   "partner": list(raw["partners"]), "since": raw["since"],
-                   "until": raw["until"], "posted_by": raw["posted_by"],
-                   "posted_since": raw["posted_since"], "posted_until": raw["posted_until"],
-                   "exposure": raw["exposure"], "registry": list(raw["registries"]),
-                   "status": list(raw["statuses"]), "sponsor": list(raw["sponsors"]),
-                   "country": list(raw["countries"]), "line": list(raw["lines"]),
-                   "setting": list(raw["settings"]), "monotherapy": raw["monotherapy"],
-                   "bispecific": raw["bispecific"], "q": raw["text"]}
+        filters = {}
+        for name, _, settings in FILTER_OPTIONS:
+            value = kwargs.pop(f"filter_{name}")
+            filters[name] = list(value) if settings.get("multiple") else value
         return command(*args, filters=filters, **kwargs)
 
     func = wrapper
-    func = click.option("--text", "text", metavar="TEXT",
-                        help="Only trials whose NCT ID, titles, acronym, sponsor or agents "
-                             "contain TEXT (case-insensitive).")(func)
-    func = click.option("--bispecific", type=Choice(["yes", "no"]), default=None,
-                        help="Only trials that give (yes) or do not give (no) a bispecific "
-                             "PD-(L)1 agent.")(func)
-    func = click.option("--monotherapy", type=Choice(["yes", "no"]), default=None,
-                        help="Only trials with (yes) or without (no) a PD-(L)1 monotherapy "
-                             "arm.")(func)
-    func = click.option("--setting", "settings", multiple=True, metavar="SETTING",
-                        help="Only trials in this treatment setting (e.g. advanced, "
-                             "neoadjuvant); repeatable.")(func)
-    func = click.option("--line", "lines", multiple=True, metavar="LINE",
-                        help="Only trials in this line of therapy (e.g. first-line); "
-                             "repeatable.")(func)
-    func = click.option("--country", "countries", multiple=True, metavar="COUNTRY",
-                        help="Only trials with a site in this country; repeatable.")(func)
-    func = click.option("--sponsor", "sponsors", multiple=True, metavar="CLASS",
-                        help="Only trials whose lead sponsor has this class (e.g. INDUSTRY); "
-                             "repeatable.")(func)
-    func = click.option("--status", "statuses", multiple=True, metavar="STATUS",
-                        help="Only trials with this overall status (e.g. RECRUITING); "
-                             "repeatable.")(func)
-    func = click.option("--posted-until", "posted_until", type=int, metavar="YEAR",
-                        help="Only trials first posted in YEAR or earlier.")(func)
-    func = click.option("--posted-since", "posted_since", type=int, metavar="YEAR",
-                        help="Only trials first posted in YEAR or later.")(func)
-    func = click.option("--registry", "registries", multiple=True, metavar="NAME",
-                        help="Only registrations in this registry (CTGOV, CHICTR, EUCTR, CTIS, "
-                             "ISRCTN ...); repeatable. Default: every registry, each trial "
-                             "counted once (see `ici-atlas landscape registries`).")(func)
-    func = click.option("--exposure", "exposure", type=Choice(["assigned", "observed"]),
-                        default=None, help="Only studies that assign the PD-(L)1 agent "
-                        "(interventional) or only those that observe it (observational); "
-                        "default both, as the review counted.")(func)
-    func = click.option("--as-of", "--posted-by", "posted_by", metavar="DATE",
-                        help="The landscape as of DATE (YYYY[-MM[-DD]]): only trials first "
-                             "posted on or before it.")(func)
-    func = click.option("--until", type=int, metavar="YEAR",
-                        help="Only trials that started in YEAR or earlier.")(func)
-    func = click.option("--since", type=int, metavar="YEAR",
-                        help="Only trials that started in YEAR or later.")(func)
-    func = click.option("--partner", "partners", multiple=True, metavar="CLASS",
-                        help="Only trials with this partner class (e.g. CTLA-4); repeatable.")(func)
-    func = click.option("--agent", "agents", multiple=True, metavar="NAME",
-                        help="Only trials giving this agent (INN, code name or brand); "
-                             "repeatable.")(func)
-    func = click.option("--phase", "phases", multiple=True, metavar="PHASE",
-                        help="Only trials in this phase ('Phase 2', '2/3', 'III', 'early1', "
-                             "'NA'); repeat for several.")(func)
-    func = click.option("--cancer", "--tumor", "cancers", multiple=True, metavar="GROUP",
-                        help="Only trials classified into this cancer group (see `ici-atlas "
-                             "landscape cancers`); repeatable. --tumor is an alias.")(func)
-    func = click.option("--class", "target_class", metavar="PD-1|PD-L1",
-                        help="Only trials giving an anti-PD-1 (or anti-PD-L1) agent.")(func)
+    for name, flags, settings in reversed(FILTER_OPTIONS):  # the first listed is applied last
+        func = click.option(*flags, f"filter_{name}", **settings)(func)
     return func
 
 

@@ -229,7 +229,7 @@ class ScreeningSession:
         self.ranked: list[int] = self.model.rank(np.flatnonzero(self.open))
 
     def _undecided(self, record_id: str) -> bool:
-        return self.latest.get(record_id, ("", ""))[0] in ("", "skip", "undone")
+        return bool(self.open[self.index[record_id]])
 
     # -- what the page shows -------------------------------------------------------------
 

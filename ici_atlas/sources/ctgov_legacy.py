@@ -101,13 +101,15 @@ def _date_struct(date_text: str | None, type_text: str | None = None) -> dict | 
     return out
 
 
-def _prune(value: Any) -> Any:
-    """Drop None, empty strings, empty lists and empty dicts (recursively)."""
+def prune_empty(value: Any) -> Any:
+    """Drop None, empty strings, empty lists and empty dicts (recursively): a v2-shaped
+    record built from another format (legacy ClinicalTrials.gov, other registries) carries
+    only the fields it has."""
     if isinstance(value, dict):
-        pruned = {k: _prune(v) for k, v in value.items()}
+        pruned = {k: prune_empty(v) for k, v in value.items()}
         return {k: v for k, v in pruned.items() if v not in (None, "", [], {})}
     if isinstance(value, list):
-        return [v for v in (_prune(x) for x in value) if v not in (None, "", [], {})]
+        return [v for v in (prune_empty(x) for x in value) if v not in (None, "", [], {})]
     return value
 
 
@@ -251,7 +253,7 @@ def convert_v1_study(study: dict) -> dict:
             ]
         },
     }
-    out = {"protocolSection": _prune(protocol), "hasResults": "ResultsSection" in study}
+    out = {"protocolSection": prune_empty(protocol), "hasResults": "ResultsSection" in study}
     return out
 
 
@@ -382,6 +384,6 @@ def convert_xml_study(root: ET.Element) -> dict:
         "contactsLocationsModule": {"locations": locations},
     }
     return {
-        "protocolSection": _prune(protocol),
+        "protocolSection": prune_empty(protocol),
         "hasResults": root.find("clinical_results") is not None,
     }

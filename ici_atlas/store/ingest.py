@@ -689,34 +689,44 @@ def _store_page(con, source, run_id, ci, query, page_size, page, total, counts) 
         else:
             good.append((study, "v2-json", None))
     ids = [study_nct_id(s) for s, _, _ in good]
-    already = {
-        r[0] for r in con.execute(
-            "SELECT DISTINCT nct_id FROM run_records WHERE run_id = ? "
-            "AND nct_id IN (SELECT unnest(?::VARCHAR[]))", [run_id, ids],
-        ).fetchall()
-    }
+    already = ids_in_run(con, run_id, ids)
     store_studies(con, run_id, source, [g for g in good if study_nct_id(g[0]) not in already],
                   counts)
+    return record_page(con, run_id, ci, ids, page.index, page.token, page.next_token,
+                       len(page.studies), quarantined, counts)
+
+
+def ids_in_run(con: duckdb.DuckDBPyConnection, run_id: int, ids: list[str]) -> set[str]:
+    """Which of ``ids`` this run has received already (on an earlier page or chunk)."""
+    return {r[0] for r in con.execute(
+        "SELECT DISTINCT nct_id FROM run_records WHERE run_id = ? "
+        "AND nct_id IN (SELECT unnest(?::VARCHAR[]))", [run_id, ids]).fetchall()}
+
+
+def record_page(con: duckdb.DuckDBPyConnection, run_id: int, ci: int, ids: list[str],
+                page_index: int, position: str | None, next_position: str | None, n_items: int,
+                quarantined: int, counts: Counts) -> int:
+    """A stored page's bookkeeping (in the caller's transaction), for any paged source: the
+    IDs it brought (``run_records``), the page and where the next one starts (``run_pages``,
+    so a resumed run continues there), the chunk's received and quarantined counts, and the
+    run's stored total. Returns how many of the page's records are new to the chunk
+    (quarantined ones included)."""
     if ids:
         insert_rows(con, "run_records", _RECORD_COLUMNS, [[run_id, ci, i] for i in ids],
                     or_ignore=True)
-    con.execute(
-        "INSERT INTO run_pages VALUES (?, ?, ?, ?, ?, ?, ?)",
-        [run_id, ci, page.index, page.token, page.next_token, len(page.studies), now_utc()],
-    )
-    before = con.execute("SELECT received FROM run_chunks WHERE run_id = ? AND chunk_index = ?",
-                         [run_id, ci]).fetchone()[0] or 0
+    con.execute("INSERT INTO run_pages VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [run_id, ci, page_index, position, next_position, n_items, now_utc()])
+    received = ("SELECT received FROM run_chunks WHERE run_id = ? AND chunk_index = ?",
+                [run_id, ci])
+    before = con.execute(*received).fetchone()[0] or 0
     con.execute(
         "UPDATE run_chunks SET pages_studies = pages_studies + ?, quarantined = quarantined + ?, "
         "received = (SELECT count(*) FROM run_records WHERE run_id = ? AND chunk_index = ?) "
         "WHERE run_id = ? AND chunk_index = ?",
-        [len(page.studies), quarantined, run_id, ci, run_id, ci],
-    )
-    after = con.execute("SELECT received FROM run_chunks WHERE run_id = ? AND chunk_index = ?",
-                        [run_id, ci]).fetchone()[0] or 0
-    stored = con.execute(
-        "SELECT count(DISTINCT nct_id) FROM run_records WHERE run_id = ?", [run_id]
-    ).fetchone()[0]
+        [n_items, quarantined, run_id, ci, run_id, ci])
+    after = con.execute(*received).fetchone()[0] or 0
+    stored = con.execute("SELECT count(DISTINCT nct_id) FROM run_records WHERE run_id = ?",
+                         [run_id]).fetchone()[0]
     _update_run(con, run_id, counts, stored_total=stored)
     return after - before + quarantined
 

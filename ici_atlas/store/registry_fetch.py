@@ -39,16 +39,14 @@ from ..sources.ctis_api import CtisClient, build_ctis_queries
 from ..sources.http import RetryPolicy
 from ..sources.isrctn_api import IsrctnClient, build_isrctn_queries
 from ..sources.registries.model import BadRecord
-from .bulk import insert_rows
 from .db import transaction
-from .ingest import Counts, RunResult, _gap, _update_run, fetch_in_run
+from .ingest import Counts, RunResult, _gap, fetch_in_run, ids_in_run, record_page
 from .registrations import write_registration
-from .runs import finish_run, now_utc, quarantine_record
+from .runs import finish_run, quarantine_record
 
 KIND = "fetch-registry"
 REGISTRIES = ("ctis", "isrctn")
 DEFAULT_PAGE_SIZE = 100
-_RECORD_COLUMNS = (("run_id", "BIGINT"), ("chunk_index", "INTEGER"), ("nct_id", "VARCHAR"))
 #: Pages in a row that bring no trial new to the chunk before the paging is called broken.
 _IDLE_PAGES = 2
 
@@ -254,9 +252,7 @@ def _store_page(con, client, run_id: int, ci: int, query, page_size: int, page, 
                      orjson.dumps({"request": client.request_text(query, page_size)}).decode(),
                      total])
     ids = [r.display_id for r in records if not isinstance(r, BadRecord)]
-    already = {r[0] for r in con.execute(
-        "SELECT DISTINCT nct_id FROM run_records WHERE run_id = ? "
-        "AND nct_id IN (SELECT unnest(?::VARCHAR[]))", [run_id, ids]).fetchall()}
+    already = ids_in_run(con, run_id, ids)
     quarantined = 0
     for rec in records:
         if isinstance(rec, BadRecord):
@@ -270,25 +266,9 @@ def _store_page(con, client, run_id: int, ci: int, query, page_size: int, page, 
         already.add(rec.display_id)
         outcome = write_registration(con, rec, source, run_id)
         setattr(counts, outcome, getattr(counts, outcome) + 1)
-    if ids:
-        insert_rows(con, "run_records", _RECORD_COLUMNS, [[run_id, ci, i] for i in ids],
-                    or_ignore=True)
-    con.execute("INSERT INTO run_pages VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [run_id, ci, page.index, str(page.position),
-                 None if page.last else str(page.consumed), len(page.items), now_utc()])
-    before = con.execute("SELECT received FROM run_chunks WHERE run_id = ? AND chunk_index = ?",
-                         [run_id, ci]).fetchone()[0] or 0
-    con.execute(
-        "UPDATE run_chunks SET pages_studies = pages_studies + ?, quarantined = quarantined + ?, "
-        "received = (SELECT count(*) FROM run_records WHERE run_id = ? AND chunk_index = ?) "
-        "WHERE run_id = ? AND chunk_index = ?",
-        [len(page.items), quarantined, run_id, ci, run_id, ci])
-    after = con.execute("SELECT received FROM run_chunks WHERE run_id = ? AND chunk_index = ?",
-                        [run_id, ci]).fetchone()[0] or 0
-    stored = con.execute("SELECT count(DISTINCT nct_id) FROM run_records WHERE run_id = ?",
-                         [run_id]).fetchone()[0]
-    _update_run(con, run_id, counts, stored_total=stored)
-    return after - before + quarantined
+    return record_page(con, run_id, ci, ids, page.index, str(page.position),
+                       None if page.last else str(page.consumed), len(page.items), quarantined,
+                       counts)
 
 
 def _reconcile(con, run_id: int, registry: str, counts: Counts,

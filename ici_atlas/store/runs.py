@@ -142,14 +142,19 @@ def count_runs(con: duckdb.DuckDBPyConnection, kind: str | None = None) -> int:
 QUARANTINE_COLUMNS = ("run_id", "source", "record_ref", "field", "reason", "quarantined_at", "raw")
 
 
-def query_quarantine(con: duckdb.DuckDBPyConnection, run_id: int | None = None) -> list[dict]:
-    sql = f"SELECT {', '.join(QUARANTINE_COLUMNS)} FROM quarantine"
+def _rows_of_runs(con: duckdb.DuckDBPyConnection, table: str, columns: tuple[str, ...],
+                  run_id: int | None, order: str) -> list[dict]:
+    """Rows of a per-run table (every run, or one), as dicts."""
+    sql = f"SELECT {', '.join(columns)} FROM {table}"
     args: list = []
     if run_id is not None:
         sql += " WHERE run_id = ?"
         args.append(run_id)
-    sql += " ORDER BY run_id, record_ref"
-    return [dict(zip(QUARANTINE_COLUMNS, r)) for r in con.execute(sql, args).fetchall()]
+    return [dict(zip(columns, r)) for r in con.execute(f"{sql} ORDER BY {order}", args).fetchall()]
+
+
+def query_quarantine(con: duckdb.DuckDBPyConnection, run_id: int | None = None) -> list[dict]:
+    return _rows_of_runs(con, "quarantine", QUARANTINE_COLUMNS, run_id, "run_id, record_ref")
 
 
 WARNING_COLUMNS = ("run_id", "record_ref", "field", "reason")
@@ -159,13 +164,8 @@ def query_record_warnings(con: duckdb.DuckDBPyConnection,
                           run_id: int | None = None) -> list[dict]:
     """Records that were kept with a field read one safe way (e.g. an enrolment count of
     99999999 read as unknown), one row per field."""
-    sql = f"SELECT {', '.join(WARNING_COLUMNS)} FROM record_warnings"
-    args: list = []
-    if run_id is not None:
-        sql += " WHERE run_id = ?"
-        args.append(run_id)
-    sql += " ORDER BY run_id, record_ref, field"
-    return [dict(zip(WARNING_COLUMNS, r)) for r in con.execute(sql, args).fetchall()]
+    return _rows_of_runs(con, "record_warnings", WARNING_COLUMNS, run_id,
+                         "run_id, record_ref, field")
 
 
 def query_stored_warnings(con: duckdb.DuckDBPyConnection,

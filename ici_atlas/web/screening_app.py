@@ -16,7 +16,6 @@ the new state as JSON when the request accepts only JSON).
 from __future__ import annotations
 
 import secrets
-import threading
 from http import HTTPStatus
 from pathlib import Path
 from typing import Callable, Iterable
@@ -25,9 +24,10 @@ from urllib.parse import parse_qs
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from .. import __version__
-from ..errors import IciAtlasError, InputError
+from ..errors import InputError
 from ..review.session import ScreeningSession
-from .app import LOOPBACK_HOSTS, SECURITY_HEADERS, _host_name, _prefers_json, json_bytes
+from .app import (LOOPBACK_HOSTS, SECURITY_HEADERS, WebError, _host_name, _prefers_json,
+                  error_from, json_bytes)
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 STATIC_DIR = Path(__file__).parent / "static"
@@ -45,7 +45,6 @@ class ScreeningApp:
         self.session = session
         self.token = token or secrets.token_urlsafe(24)
         self.log = log or (lambda message: None)
-        self.lock = threading.Lock()
         self.env = Environment(loader=FileSystemLoader(str(TEMPLATE_DIR)),
                                autoescape=select_autoescape(["html"], default=True),
                                undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
@@ -64,57 +63,54 @@ class ScreeningApp:
                 return self._json(start_response, self.session.view().to_dict(), method)
             if path in ("/decide", "/undo"):
                 if method != "POST":
-                    raise _HttpError(405, f"{path} takes POST", "Use the buttons on the page.")
+                    raise WebError(405, f"{path} takes POST", "Use the buttons on the page.")
                 form = self._form(environ)
                 if not secrets.compare_digest(form.get("token", ""), self.token):
-                    raise _HttpError(403, "The page's session token is missing or wrong",
+                    raise WebError(403, "The page's session token is missing or wrong",
                                      "Reload the screening page and decide again.")
-                with self.lock:
-                    if path == "/decide":
-                        view = self.session.decide(form.get("record_id", ""), form.get("decision", ""),
-                                                   form.get("note", ""))
-                    else:
-                        view = self.session.undo()
+                if path == "/decide":  # the session serialises decisions (its lock)
+                    view = self.session.decide(form.get("record_id", ""), form.get("decision", ""),
+                                               form.get("note", ""))
+                else:
+                    view = self.session.undo()
                 if want_json:
                     return self._json(start_response, view.to_dict(), method)
                 start_response("303 See Other", [("Location", "/"), ("Content-Length", "0"),
                                                  *SECURITY_HEADERS])
                 return []
-            raise _HttpError(404, f"No page {path}", "Open / for the screening page.")
-        except _HttpError as err:
-            return self._error(start_response, err.status, err.message, err.fix, want_json, method)
-        except InputError as exc:
-            return self._error(start_response, 400, exc.message, exc.fix, want_json, method)
-        except IciAtlasError as exc:
-            self.log(f"screening page error: {exc.message}")
-            return self._error(start_response, 500, exc.message, exc.fix, want_json, method)
+            raise WebError(404, f"No page {path}", "Open / for the screening page.")
+        except Exception as exc:  # one error shape, as the dashboard's (web.app.error_from)
+            err = error_from(exc)
+            if err.status >= 500:
+                self.log(f"screening page error: {err.message}")
+            return self._error(start_response, err, want_json, method)
 
     # -- checks ---------------------------------------------------------------------------
 
     def _check_host(self, environ: dict) -> None:
         host = _host_name(environ.get("HTTP_HOST") or environ.get("SERVER_NAME", ""))
         if host not in LOOPBACK_HOSTS:
-            raise _HttpError(400, f"Invalid Host header {host!r}: the screening page answers only "
+            raise WebError(400, f"Invalid Host header {host!r}: the screening page answers only "
                              "on this machine", "Open it at the 127.0.0.1 address it printed.")
         origin = environ.get("HTTP_ORIGIN")
         if environ.get("REQUEST_METHOD", "GET").upper() == "POST" and origin and origin != "null":
             origin_host = _host_name(origin.split("://", 1)[-1].split("/", 1)[0])
             if origin_host not in LOOPBACK_HOSTS:
-                raise _HttpError(403, f"Decision posted from another site ({origin})",
+                raise WebError(403, f"Decision posted from another site ({origin})",
                                  "Decide on the screening page itself.")
 
     def _form(self, environ: dict) -> dict[str, str]:
         try:
             length = int(environ.get("CONTENT_LENGTH") or 0)
         except ValueError:
-            raise _HttpError(400, "Invalid Content-Length", "Send a form.") from None
+            raise WebError(400, "Invalid Content-Length", "Send a form.") from None
         if length > MAX_FORM:
-            raise _HttpError(413, f"Form larger than {MAX_FORM:,} bytes", "Shorten the note.")
+            raise WebError(413, f"Form larger than {MAX_FORM:,} bytes", "Shorten the note.")
         body = environ["wsgi.input"].read(length) if length else b""
         try:
             text = body.decode("utf-8")
         except UnicodeDecodeError:
-            raise _HttpError(400, "Form is not UTF-8", "Send the form from the page.") from None
+            raise WebError(400, "Form is not UTF-8", "Send the form from the page.") from None
         fields = parse_qs(text, keep_blank_values=True, max_num_fields=20)
         return {k: v[-1] for k, v in fields.items()}
 
@@ -142,26 +138,19 @@ class ScreeningApp:
                                   ("Content-Length", str(len(body))), *SECURITY_HEADERS])
         return [] if method == "HEAD" else [body]
 
-    def _error(self, start_response: Callable, status: int, message: str, fix: str | None,
-               want_json: bool, method: str) -> list[bytes]:
+    def _error(self, start_response: Callable, err: WebError, want_json: bool,
+               method: str) -> list[bytes]:
         if want_json:
-            body = json_bytes({"error": {"status": status, "message": message, "fix": fix}})
-            ctype = "application/json"
+            body, ctype = json_bytes(err.as_json()), "application/json"
         else:
             body = self.env.get_template("screen_error.html").render(
-                status=status, message=message, fix=fix).encode("utf-8")
+                status=err.status, message=err.message, fix=err.fix).encode("utf-8")
             ctype = "text/html; charset=utf-8"
         headers = [("Content-Type", ctype), ("Content-Length", str(len(body))), *SECURITY_HEADERS]
-        if status == 405:
+        if err.status == 405:
             headers.append(("Allow", "POST"))
-        start_response(f"{status} {HTTPStatus(status).phrase}", headers)
+        start_response(f"{err.status} {HTTPStatus(err.status).phrase}", headers)
         return [] if method == "HEAD" else [body]
-
-
-class _HttpError(Exception):
-    def __init__(self, status: int, message: str, fix: str | None = None):
-        super().__init__(message)
-        self.status, self.message, self.fix = status, message, fix
 
 
 def make_screening_server(session: ScreeningSession, host: str = "127.0.0.1", port: int = 8766,

@@ -24,6 +24,7 @@ from datetime import date
 
 from ...errors import SchemaError
 from ...vocab.countries import canonical_country
+from ..ctgov_legacy import prune_empty
 from .phases import sort_phases, status_from_text, study_type_from_text, intervention_type
 
 # --- registry IDs -------------------------------------------------------------------------
@@ -427,7 +428,7 @@ class Registration:
             "armsInterventionsModule": {"armGroups": arms, "interventions": interventions},
             "contactsLocationsModule": {"locations": [{"country": c} for c in self.countries]},
         }
-        return {"protocolSection": _prune(protocol)}
+        return {"protocolSection": prune_empty(protocol)}
 
 
 def _v2_secondary(registry: str, trial_id: str) -> dict:
@@ -437,16 +438,6 @@ def _v2_secondary(registry: str, trial_id: str) -> dict:
     if kind == "REGISTRY":
         out["domain"] = registry
     return out
-
-
-def _prune(value):
-    """Drop None, empty strings, lists and dicts (recursively)."""
-    if isinstance(value, dict):
-        pruned = {k: _prune(v) for k, v in value.items()}
-        return {k: v for k, v in pruned.items() if v not in (None, "", [], {})}
-    if isinstance(value, list):
-        return [v for v in (_prune(x) for x in value) if v not in (None, "", [], {})]
-    return value
 
 
 # --- ClinicalTrials.gov v2 studies as registrations --------------------------------------------
