@@ -422,3 +422,30 @@ def test_every_error_is_an_ici_atlas_error(tmp_path):
     for name, (content, _reason) in HOSTILE_FILES.items():
         with pytest.raises(IciAtlasError):
             read_bibfile(write(tmp_path / name, content), [], [])
+
+
+def test_oversized_and_gzip_bomb_exports_are_refused(tmp_path, db_path, monkeypatch):
+    """The input cap of `fetch --from` applies to `lit import` too: an export over it, or a
+    small gzip file that inflates past it, is one line naming the file; the other files of
+    the command are still imported."""
+    import gzip
+
+    from click.testing import CliRunner
+
+    from ici_atlas.cli import cli
+
+    monkeypatch.setenv("ICI_ATLAS_MAX_INPUT_BYTES", "100000")
+    big = tmp_path / "big.ris"
+    big.write_text("TY  - JOUR\nTI  - " + "x" * 200_000 + "\nER  - \n", encoding="utf-8")
+    bomb = tmp_path / "bomb.ris.gz"
+    bomb.write_bytes(gzip.compress(b"TY  - JOUR\nTI  - " + b"y" * 5_000_000 + b"\nER  - \n"))
+    assert bomb.stat().st_size < 100_000
+    good = tmp_path / "good.ris"
+    good.write_text("TY  - JOUR\nTI  - A phase 2 trial of nivolumab in melanoma\nER  - \n",
+                    encoding="utf-8")
+    result = CliRunner().invoke(cli, ["lit", "import", str(big), str(bomb), str(good),
+                                      "--db", str(db_path)])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "big.ris: larger than the 100,000-byte limit" in result.output
+    assert "bomb.ris.gz: larger than the 100,000-byte limit decompressed" in result.output
+    assert "good.ris (RIS): 1 records read: 1 new" in result.output

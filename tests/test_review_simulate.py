@@ -86,3 +86,22 @@ def test_missing_column_cli_error_is_one_line(tmp_path):
     result = CliRunner().invoke(cli, ["lit", "simulate", "--labels", str(path)])
     assert result.exit_code == InputError.exit_code
     assert "abstract" in result.output and "Traceback" not in result.output
+
+
+def test_hostile_label_files_are_one_line_errors_or_read(tmp_path):
+    """Binary bytes, an oversized field: one line naming the file; UTF-16 (Excel's
+    "Unicode text") is read; two records with no distinguishing word still simulate."""
+    binary = tmp_path / "binary.csv"
+    binary.write_bytes(b"title,abstract,label_included\n\xcd\xff\x00junk\n")
+    huge = tmp_path / "huge.csv"
+    huge.write_text("title,abstract,label_included\n\"" + "x" * 200_000 + "\",b,1\n", encoding="utf-8")
+    for path, expected in ((binary, "binary.csv"), (huge, "huge.csv line")):
+        result = CliRunner().invoke(cli, ["lit", "simulate", "--labels", str(path)])
+        assert result.exit_code == InputError.exit_code, result.output
+        assert expected in result.output and "Traceback" not in result.output
+    utf16 = tmp_path / "utf16.csv"
+    utf16.write_text("title,abstract,label_included\na,b,1\nc,d,0\n", encoding="utf-16")
+    records, labels = load_labelled_csv(utf16)
+    assert [r.title for r in records] == ["a", "c"] and labels == [1, 0]
+    result = simulate_screening(records, labels, seed=0)  # TF-IDF keeps no term: random order
+    assert sorted(result.order) == [0, 1]

@@ -469,3 +469,37 @@ def test_screening_an_empty_library_is_one_line_with_the_fix(tmp_path):
     result = CliRunner().invoke(cli, ["lit", "screen", "--web", "--reviewer", "tester", "--db", str(path)])
     assert result.exit_code != 0 and "No records to screen at the title-abstract stage" in result.output
     assert "lit import" in result.output and "Traceback" not in result.output
+
+
+def test_several_clients_at_once_lose_no_decision(store):
+    """Four browser tabs deciding at the same time: every posted decision is in the log,
+    none answered with an error (the session serialises them)."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ici_atlas.web.screening_app import make_screening_server
+
+    con = db.connect(store)
+    server, app, url = make_screening_server(ScreeningSession(con, "tester"), port=0)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+
+    def client(_):
+        statuses = []
+        with httpx.Client(base_url=url, timeout=30) as c:
+            for _ in range(5):
+                record = app.session.view().record.record_id
+                answer = c.post("/decide", data={"token": app.token, "record_id": record,
+                                                 "decision": "exclude"})
+                statuses.append(answer.status_code)
+        return statuses
+
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            statuses = [s for r in pool.map(client, range(4)) for s in r]
+    finally:
+        server.close()
+        thread.join(timeout=10)
+    assert statuses == [303] * 20
+    assert len([r for r in human_log(con) if r[3] == "tester"]) == 20
+    con.close()

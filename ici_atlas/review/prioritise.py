@@ -79,7 +79,10 @@ class Prioritiser:
         self.rng = np.random.default_rng(seed)
         texts = [r.text for r in records]
         vectoriser = TfidfVectorizer(sublinear_tf=True, min_df=1, max_df=0.95, ngram_range=(1, 2))
-        self.features = vectoriser.fit_transform(texts).tocsr() if any(texts) else None
+        try:
+            self.features = vectoriser.fit_transform(texts).tocsr() if any(texts) else None
+        except ValueError:  # no term left (e.g. two records whose every word is in both)
+            self.features = None  # nothing to learn from: the seeded random order
         self.random_order = self.rng.permutation(self.n)
         self.model: _Ensemble | None = None  # fitted once both classes are labelled
 

@@ -12,6 +12,7 @@ records screened when the fraction R of the included records has been found.
 from __future__ import annotations
 
 import csv
+import io
 import math
 import time
 from dataclasses import dataclass, field
@@ -96,11 +97,14 @@ class SimulationResult:
 
 def load_labelled_csv(path: str | Path) -> tuple[list[ScreeningText], list[int]]:
     """Read a labelled set (SYNERGY layout: title, abstract, label_included)."""
+    from ..sources.bibfiles import read_text  # UTF-8 (BOM) or UTF-16; binary and bad bytes refused
+
     path = Path(path)
     if not path.is_file():
         raise InputError(f"Labels file {str(path)!r} not found", fix="Pass a CSV with title, abstract, label_included.")
-    with path.open(newline="", encoding="utf-8") as fh:
-        reader = csv.DictReader(fh)
+    text = read_text(path)
+    try:
+        reader = csv.DictReader(io.StringIO(text, newline=""))
         missing = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or [])]
         if missing:
             raise InputError(
@@ -117,6 +121,9 @@ def load_labelled_csv(path: str | Path) -> tuple[list[ScreeningText], list[int]]
                 )
             records.append(ScreeningText(row["title"] or "", row["abstract"] or ""))
             labels.append(int(value))
+    except csv.Error as exc:
+        raise InputError(f"{path.name} line {reader.line_num}: not readable as CSV ({exc})",
+                         fix="Export the labelled set again as CSV (comma-separated, quoted).") from None
     if not records:
         raise InputError(f"Labels file {path.name!r} has no records", fix="Pass a non-empty labelled CSV.")
     return records, labels

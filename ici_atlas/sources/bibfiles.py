@@ -28,6 +28,7 @@ from __future__ import annotations
 import codecs
 import csv
 import gzip
+import io
 import re
 import zlib
 import warnings as _pywarnings
@@ -36,6 +37,7 @@ from pathlib import Path
 from typing import Iterable
 
 from ..errors import InputError
+from .ctgov_files import ENV_MAX_INPUT_BYTES, max_input_bytes
 from .pubmed_xml import NCT_RE, PMID_RULE, ParseProblem, clean_pmid
 
 RIS_TAG = re.compile(r"^([A-Z][A-Z0-9])  - ?(.*)$")
@@ -122,17 +124,30 @@ def read_bytes(path: str | Path) -> bytes:
             raise InputError(f"file {shown}: is a directory, not a file", fix=_FORMAT_FIX)
         if not path.is_file():
             raise InputError(f"file {shown}: not a regular file (a device, pipe or socket)", fix=_FORMAT_FIX)
+        limit = max_input_bytes()
+        if path.stat().st_size > limit:
+            raise _too_big(shown, limit)
         raw = path.read_bytes()
     except OSError as exc:
         raise InputError(f"file {shown}: cannot be read ({exc.strerror or exc})",
                          fix="Check the file's permissions.") from None
     if raw.startswith(b"\x1f\x8b"):
-        try:
-            raw = gzip.decompress(raw)
+        try:  # read at most one byte past the limit: a small file can inflate enormously
+            with gzip.GzipFile(fileobj=io.BytesIO(raw)) as fh:
+                raw = fh.read(limit + 1)
         except (OSError, EOFError, zlib.error) as exc:
             raise InputError(f"file {shown}: gzip-compressed but cannot be decompressed ({exc})",
                              fix="Download the file again; it is truncated or damaged.") from None
+        if len(raw) > limit:
+            raise _too_big(shown, limit, "decompressed ")
     return raw
+
+
+def _too_big(shown: str, limit: int, how: str = "") -> InputError:
+    """The same cap as for registry files under ``--from`` (``ICI_ATLAS_MAX_INPUT_BYTES``)."""
+    return InputError(f"file {shown}: larger than the {limit:,}-byte limit {how}(not a literature "
+                      "export, or a decompression bomb)",
+                      fix=f"Split the export, or raise {ENV_MAX_INPUT_BYTES} if it is genuine.")
 
 
 def decode_text(raw: bytes, path: str | Path) -> str:
